@@ -1,0 +1,335 @@
+use expect_test::{Expect, expect};
+use serde_json::json;
+
+use super::*;
+
+fn sample_input() -> RuleInput {
+    let mut input = RuleInput {
+        now: 1_764_236_400_000,
+        seed: 42,
+        ..RuleInput::default()
+    };
+    input
+        .configuration
+        .insert("ALLOWED_CIDRS".into(), "10.0.0.0/8".into());
+    input.user.user_id = "auth0|alice".into();
+    input.user.email = Some("alice@example.com".into());
+    input.user.email_verified = true;
+    input.user.logins_count = 3;
+    input
+        .user
+        .app_metadata
+        .insert("roles".into(), json!(["admin"]));
+    let context = &mut input.context;
+    context.tenant = "acme".into();
+    context.protocol = Protocol::OAuth2RefreshToken;
+    context.client_id = "app".into();
+    context.client_name = "Acme App".into();
+    context.client_metadata.insert("tier".into(), "gold".into());
+    context.connection = "Username-Password-Authentication".into();
+    context.connection_strategy = "auth0".into();
+    context.request.ip = Some("10.1.2.3".into());
+    context
+        .request
+        .body
+        .insert("grant_type".into(), json!("refresh_token"));
+    context.stats.logins_count = 3;
+    context.authorization.roles = vec!["admin".into()];
+    context.audience = Some("https://api.acme.test/".into());
+    context.scope = vec!["openid".into(), "offline_access".into()];
+    context
+        .access_token
+        .insert("https://acme.test/tier".into(), json!("gold"));
+    context.refresh_token = Some(RefreshTokenInfo {
+        id: "rtf_1".into(),
+        client_id: "app".into(),
+        user_id: "auth0|alice".into(),
+        created_at: 1_764_000_000_000,
+        expires_at: Some(1_766_592_000_000),
+        rotating: true,
+        scope: vec!["openid".into(), "offline_access".into()],
+        ..RefreshTokenInfo::default()
+    });
+    input
+}
+
+fn check_json(value: &impl serde::Serialize, expect: Expect) {
+    let text = serde_json::to_string_pretty(value).expect("serializable");
+    expect.assert_eq(&text);
+}
+
+#[test]
+fn input_wire_format() {
+    check_json(
+        &sample_input(),
+        expect![[r#"
+            {
+              "user": {
+                "user_id": "auth0|alice",
+                "email": "alice@example.com",
+                "email_verified": true,
+                "phone_verified": false,
+                "logins_count": 3,
+                "blocked": false,
+                "app_metadata": {
+                  "roles": [
+                    "admin"
+                  ]
+                },
+                "user_metadata": {}
+              },
+              "context": {
+                "tenant": "acme",
+                "protocol": "oauth2-refresh-token",
+                "clientID": "app",
+                "clientName": "Acme App",
+                "clientMetadata": {
+                  "tier": "gold"
+                },
+                "connection": "Username-Password-Authentication",
+                "connectionStrategy": "auth0",
+                "request": {
+                  "ip": "10.1.2.3",
+                  "query": {},
+                  "body": {
+                    "grant_type": "refresh_token"
+                  }
+                },
+                "stats": {
+                  "loginsCount": 3
+                },
+                "authorization": {
+                  "roles": [
+                    "admin"
+                  ]
+                },
+                "audience": "https://api.acme.test/",
+                "scope": [
+                  "openid",
+                  "offline_access"
+                ],
+                "idToken": {},
+                "accessToken": {
+                  "https://acme.test/tier": "gold"
+                },
+                "refreshToken": {
+                  "id": "rtf_1",
+                  "client_id": "app",
+                  "user_id": "auth0|alice",
+                  "created_at": 1764000000000,
+                  "expires_at": 1766592000000,
+                  "rotating": true,
+                  "scope": [
+                    "openid",
+                    "offline_access"
+                  ]
+                }
+              },
+              "configuration": {
+                "ALLOWED_CIDRS": "10.0.0.0/8"
+              },
+              "now": 1764236400000,
+              "seed": 42
+            }"#]],
+    );
+}
+
+#[test]
+fn outcome_wire_format() {
+    let mut outcome = RuleOutcome::default();
+    outcome
+        .id_token
+        .insert("https://acme.test/roles".into(), json!(["admin"]));
+    outcome
+        .access_token
+        .insert("https://acme.test/roles".into(), json!(["admin"]));
+    outcome.access_token_scope = Some(vec!["read:reports".into()]);
+    outcome.deny = Some(Deny {
+        error: DenyError::Unauthorized,
+        description: "blocked".into(),
+    });
+    outcome.redirect = Some(Redirect {
+        url: "https://acme.test/terms".into(),
+    });
+    outcome
+        .app_metadata
+        .insert("terms_seen".into(), json!(true));
+    outcome.user_metadata.insert("theme".into(), json!("dark"));
+    outcome.revoke_refresh_token = Some(RevokeRefreshToken {
+        reason: "device lost".into(),
+    });
+    outcome.refresh_token_expires_at = Some(1_766_000_000_000);
+    outcome.refresh_token_idle_expires_at = Some(1_765_000_000_000);
+    check_json(
+        &outcome,
+        expect![[r#"
+        {
+          "idToken": {
+            "https://acme.test/roles": [
+              "admin"
+            ]
+          },
+          "accessToken": {
+            "https://acme.test/roles": [
+              "admin"
+            ]
+          },
+          "accessTokenScope": [
+            "read:reports"
+          ],
+          "deny": {
+            "error": "unauthorized",
+            "description": "blocked"
+          },
+          "redirect": {
+            "url": "https://acme.test/terms"
+          },
+          "appMetadata": {
+            "terms_seen": true
+          },
+          "userMetadata": {
+            "theme": "dark"
+          },
+          "revokeRefreshToken": {
+            "reason": "device lost"
+          },
+          "refreshTokenExpiresAt": 1766000000000,
+          "refreshTokenIdleExpiresAt": 1765000000000
+        }"#]],
+    );
+}
+
+#[test]
+fn empty_outcome_is_an_empty_object() {
+    assert_eq!(
+        serde_json::to_string(&RuleOutcome::default()).unwrap(),
+        "{}"
+    );
+    assert_eq!(decode_outcome(b"{}", 64).unwrap(), RuleOutcome::default());
+}
+
+#[test]
+fn input_round_trips_and_tolerates_unknown_fields() {
+    let input = sample_input();
+    let mut value = serde_json::to_value(&input).unwrap();
+    value["futureField"] = json!({"x": 1});
+    value["context"]["futureContextField"] = json!(true);
+    value["user"]["identities"] = json!([{"provider": "auth0"}]);
+    let back: RuleInput = serde_json::from_value(value).unwrap();
+    assert_eq!(back, input);
+}
+
+#[test]
+fn missing_input_fields_default() {
+    let input: RuleInput =
+        serde_json::from_str(r#"{"context":{"protocol":"oauth2-password"}}"#).unwrap();
+    assert_eq!(input.context.protocol, Protocol::OAuth2Password);
+    assert!(input.user.app_metadata.is_empty());
+}
+
+#[test]
+fn unknown_protocols_are_kept_verbatim() {
+    let protocol: Protocol = serde_json::from_str(r#""oauth2-token-exchange""#).unwrap();
+    assert_eq!(protocol, Protocol::Other("oauth2-token-exchange".into()));
+    assert_eq!(
+        serde_json::to_string(&protocol).unwrap(),
+        r#""oauth2-token-exchange""#
+    );
+    assert!(!protocol.is_interactive());
+    assert!(Protocol::OidcBasicProfile.is_interactive());
+    assert!(!Protocol::OAuth2RefreshToken.is_interactive());
+    assert!(!Protocol::OAuth2Password.is_interactive());
+}
+
+fn decode_err(text: &str) -> String {
+    decode_outcome(text.as_bytes(), 64 * 1024)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn outcome_is_parsed_strictly() {
+    expect!["output is not a valid outcome: unknown field `claims`, expected one of `idToken`, `accessToken`, `accessTokenScope`, `deny`, `redirect`, `appMetadata`, `userMetadata`, `revokeRefreshToken`, `refreshTokenExpiresAt`, `refreshTokenIdleExpiresAt`"].assert_eq(&decode_err(r#"{"idToken":{},"claims":{}}"#));
+    expect!["output is not a valid outcome: unknown variant `server_error`, expected `unauthorized` or `access_denied`"].assert_eq(&decode_err(r#"{"deny":{"error":"server_error","description":"x"}}"#));
+    expect!["output is not a valid outcome: missing field `description`"]
+        .assert_eq(&decode_err(r#"{"deny":{"error":"access_denied"}}"#));
+    expect![
+        "output is invalid: redirect url must be an absolute http(s) URL of at most 2048 bytes"
+    ]
+    .assert_eq(&decode_err(r#"{"redirect":{"url":"javascript:alert(1)"}}"#));
+    expect![[r#"output is invalid: scope "read reports" is not a valid scope token"#]]
+        .assert_eq(&decode_err(r#"{"accessTokenScope":["read reports"]}"#));
+    expect![[r#"output is invalid: metadata key "a.b" is empty or contains '.'"#]]
+        .assert_eq(&decode_err(r#"{"appMetadata":{"a.b":1}}"#));
+    expect!["output is invalid: a claim name is empty"]
+        .assert_eq(&decode_err(r#"{"idToken":{"":1}}"#));
+    expect!["output is not a valid outcome: the outcome and its deny, redirect and revokeRefreshToken must be JSON objects"].assert_eq(&decode_err(r#"[]"#));
+    expect!["output is not a valid outcome: the outcome and its deny, redirect and revokeRefreshToken must be JSON objects"].assert_eq(&decode_err(r#"{"deny":["unauthorized","x"]}"#));
+    expect!["output is not a valid outcome: trailing characters at line 1 column 16"]
+        .assert_eq(&decode_err(r#"{"idToken":{}} trailing"#));
+}
+
+#[test]
+fn outcome_size_utf8_and_depth_are_capped() {
+    assert_eq!(
+        decode_outcome(&[b' '; 65], 64),
+        Err(OutcomeError::TooLarge { len: 65, max: 64 })
+    );
+    assert_eq!(
+        decode_outcome(b"{\"idToken\":{\"a\":\"\xff\"}}", 64),
+        Err(OutcomeError::InvalidUtf8 { valid_up_to: 17 })
+    );
+    let deep = format!(
+        "{{\"idToken\":{{\"a\":{}{}}}}}",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    assert_eq!(
+        decode_outcome(deep.as_bytes(), 1 << 20),
+        Err(OutcomeError::TooDeep {
+            max: MAX_OUTCOME_DEPTH
+        })
+    );
+    // Brackets inside strings do not count as nesting.
+    let in_string = format!("{{\"idToken\":{{\"a\":\"{}\"}}}}", "[".repeat(100));
+    assert!(decode_outcome(in_string.as_bytes(), 1 << 20).is_ok());
+    // The deepest legal outcome still parses.
+    let legal = format!(
+        "{{\"idToken\":{{\"a\":{}{}}}}}",
+        "[".repeat(MAX_OUTCOME_DEPTH - 2),
+        "]".repeat(MAX_OUTCOME_DEPTH - 2)
+    );
+    assert!(decode_outcome(legal.as_bytes(), 1 << 20).is_ok());
+}
+
+#[test]
+fn output_location_packs_and_unpacks() {
+    for (ptr, len) in [(0, 0), (1, 2), (u32::MAX, u32::MAX), (0x8000_0000, 7)] {
+        assert_eq!(unpack_output(pack_output(ptr, len)), (ptr, len));
+    }
+}
+
+#[test]
+fn names_are_stable() {
+    let names = [
+        HOST_MODULE,
+        imports::LOG,
+        exports::MEMORY,
+        exports::ALLOC,
+        exports::ON_TOKEN,
+        exports::ABI_MARKER,
+    ];
+    expect![[r#"
+        [
+            "claimsmith",
+            "log",
+            "memory",
+            "alloc",
+            "on_token",
+            "claimsmith_rule_abi_v1",
+        ]
+    "#]]
+    .assert_debug_eq(&names);
+    assert!(exports::ABI_MARKER.starts_with(ABI_MARKER_PREFIX));
+    assert!(exports::ABI_MARKER.ends_with(&ABI_VERSION.to_string()));
+}

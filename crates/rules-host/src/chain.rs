@@ -1,0 +1,190 @@
+//! A tenant's rule chain: enabled rules in ascending order, each seeing what earlier ones set.
+
+use std::time::{Duration, Instant};
+
+use rules_abi::{RuleInput, RuleOutcome};
+
+use crate::call::{CallReport, call_rule};
+use crate::{ChainError, LoadedRule, RuleError, RuleFailure, RuleHost, RuleLimits};
+
+/// One rule of a tenant, as the chain runner needs it.
+#[derive(Debug, Clone)]
+pub struct ChainRule {
+    /// The tenant's name for the rule; errors and logs use it.
+    pub name: String,
+    /// Lower runs first.
+    pub order: i64,
+    /// Disabled rules are skipped.
+    pub enabled: bool,
+    pub module: LoadedRule,
+}
+
+/// What a chain produced: the aggregated outcome and a report per rule that ran.
+#[derive(Debug, Clone, Default)]
+pub struct ChainOutcome {
+    /// Claims, scope, metadata and refresh-token changes of all rules, in order; `deny` or
+    /// `revoke_refresh_token` set means the chain stopped at that rule.
+    pub outcome: RuleOutcome,
+    /// Which rule denied or revoked, if one did.
+    pub stopped_by: Option<String>,
+    pub runs: Vec<RuleRun>,
+}
+
+/// The report of one rule call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRun {
+    pub rule: String,
+    pub fuel_used: u64,
+    pub duration: Duration,
+    pub log: Vec<String>,
+    /// Whether log output was dropped or cut.
+    pub log_truncated: bool,
+}
+
+impl RuleHost {
+    /// Runs the enabled rules of `rules` in ascending `order` on `input`, under `limits`.
+    ///
+    /// Blocking and CPU-bound: call it from a blocking thread, never on an async reactor.
+    /// Waits for a free sandbox slot if every one is busy, within `limits.chain_timeout`.
+    pub fn run_chain(
+        &self,
+        rules: &[ChainRule],
+        input: &RuleInput,
+        limits: &RuleLimits,
+    ) -> Result<ChainOutcome, ChainError> {
+        let started = Instant::now();
+        let deadline = started + limits.chain_timeout;
+        let mut enabled: Vec<&ChainRule> = rules.iter().filter(|rule| rule.enabled).collect();
+        if enabled.len() > limits.rules_per_chain {
+            return Err(ChainError::TooManyRules {
+                count: enabled.len(),
+                max: limits.rules_per_chain,
+            });
+        }
+        enabled.sort_by_key(|rule| rule.order);
+        let mut chain = ChainOutcome::default();
+        if enabled.is_empty() {
+            return Ok(chain);
+        }
+        let _permit = self
+            .permits
+            .acquire(deadline)
+            .ok_or(ChainError::Overloaded {
+                waited_ms: started.elapsed().as_millis() as u64,
+            })?;
+
+        let mut input = input.clone();
+        let base_seed = input.seed;
+        for (index, rule) in enabled.into_iter().enumerate() {
+            let fail = |failure| RuleError {
+                rule: rule.name.clone(),
+                failure,
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let chain_bound = remaining < limits.rule_timeout;
+            let chain_deadline = || RuleFailure::ChainDeadline {
+                limit_ms: limits.chain_timeout.as_millis() as u64,
+            };
+            if remaining.is_zero() {
+                return Err(fail(chain_deadline()).into());
+            }
+            input.seed = mix_seed(base_seed, index as u64);
+            let bytes = serde_json::to_vec(&input).map_err(|e| {
+                fail(RuleFailure::Instantiation {
+                    message: e.to_string(),
+                })
+            })?;
+            let timeout = remaining.min(limits.rule_timeout);
+            let report = call_rule(
+                &self.engine,
+                &rule.module.0,
+                &bytes,
+                limits,
+                timeout,
+                self.tick,
+            )
+            .map_err(|failure| match failure {
+                RuleFailure::Deadline { .. } if chain_bound => fail(chain_deadline()),
+                other => fail(other),
+            })?;
+            let CallReport {
+                outcome,
+                fuel_used,
+                duration,
+                log,
+            } = report;
+            let stop = absorb(&mut chain.outcome, &mut input, outcome);
+            chain.runs.push(RuleRun {
+                rule: rule.name.clone(),
+                fuel_used,
+                duration,
+                log_truncated: log.truncated,
+                log: log.lines,
+            });
+            if stop {
+                chain.stopped_by = Some(rule.name.clone());
+                break;
+            }
+        }
+        Ok(chain)
+    }
+}
+
+/// Folds one rule's outcome into the chain's and into the next rule's input. Returns whether
+/// the chain stops here (a deny or a refresh-token revocation).
+fn absorb(chain: &mut RuleOutcome, input: &mut RuleInput, outcome: RuleOutcome) -> bool {
+    for (name, value) in outcome.id_token {
+        input.context.id_token.insert(name.clone(), value.clone());
+        chain.id_token.insert(name, value);
+    }
+    for (name, value) in outcome.access_token {
+        input
+            .context
+            .access_token
+            .insert(name.clone(), value.clone());
+        chain.access_token.insert(name, value);
+    }
+    if let Some(scope) = outcome.access_token_scope {
+        input.context.scope.clone_from(&scope);
+        chain.access_token_scope = Some(scope);
+    }
+    for (key, value) in outcome.app_metadata {
+        input.user.app_metadata.insert(key.clone(), value.clone());
+        chain.app_metadata.insert(key, value);
+    }
+    for (key, value) in outcome.user_metadata {
+        input.user.user_metadata.insert(key.clone(), value.clone());
+        chain.user_metadata.insert(key, value);
+    }
+    if outcome.redirect.is_some() {
+        chain.redirect = outcome.redirect;
+    }
+    // Lifetimes can only be shortened: several rules setting one keep the earliest.
+    chain.refresh_token_expires_at = earliest(
+        chain.refresh_token_expires_at,
+        outcome.refresh_token_expires_at,
+    );
+    chain.refresh_token_idle_expires_at = earliest(
+        chain.refresh_token_idle_expires_at,
+        outcome.refresh_token_idle_expires_at,
+    );
+    let stop = outcome.deny.is_some() || outcome.revoke_refresh_token.is_some();
+    chain.deny = outcome.deny;
+    chain.revoke_refresh_token = outcome.revoke_refresh_token;
+    stop
+}
+
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A distinct, reproducible seed per rule of the chain (SplitMix64 finaliser).
+fn mix_seed(seed: u64, index: u64) -> u64 {
+    let mut z = seed.wrapping_add(index.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,203 @@
+//! Runs tenant rules, WebAssembly modules, inside a strict sandbox.
+//!
+//! This is the only crate that knows wasmtime; no wasmtime type appears in its public API.
+//! It owns three jobs:
+//! - [`RuleHost::load`] validates an upload (size, format, structure, the exact ABI of
+//!   `rules-abi`) and compiles it once, cached by content hash;
+//! - [`RuleHost::run_chain`] runs a tenant's enabled rules in order, each in a fresh store
+//!   with fuel, an epoch deadline, memory and table caps, and bounded input, output and log;
+//! - every failure becomes a typed [`RuleError`] naming the rule, never a panic.
+//!
+//! It knows nothing of OAuth: the caller builds the [`rules_abi::RuleInput`] and decides what
+//! an outcome means for the tokens.
+//!
+//! ```no_run
+//! use rules_host::{ChainRule, HostConfig, RuleHost, RuleLimits};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let host = RuleHost::new(HostConfig::default())?;
+//! let limits = RuleLimits::default();
+//! let module = host.load(&std::fs::read("add_roles.wasm")?, &limits)?;
+//! let rules = [ChainRule { name: "add-roles".into(), order: 1, enabled: true, module }];
+//! let chain = host.run_chain(&rules, &rules_abi::RuleInput::default(), &limits)?;
+//! println!("{:?}", chain.outcome);
+//! # Ok(()) }
+//! ```
+
+mod call;
+mod chain;
+mod engine;
+mod error;
+mod limits;
+mod log;
+mod permits;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::{Engine, Linker};
+
+pub use call::MAX_HOST_CALLS;
+pub use chain::{ChainOutcome, ChainRule, RuleRun};
+pub use error::{ChainError, RuleError, RuleFailure, ValidationError};
+pub use limits::{LimitsError, RuleLimits};
+pub use validate::StructureLimits;
+
+use call::{CallState, CompiledRule, host_log};
+use engine::EpochTicker;
+use permits::Permits;
+
+/// How the host is built: the operator's ceiling on tenant limits and the sandbox pool.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// No tenant may be given limits above these; they also size the instance pool.
+    pub ceiling: RuleLimits,
+    /// Structure caps checked at upload.
+    pub structure: StructureLimits,
+    /// Sandbox slots: how many rule calls may run at once. More callers wait for a slot.
+    pub pool_slots: u32,
+    /// Native stack available to wasm code, per call. Engine-wide, so not a tenant limit.
+    pub max_wasm_stack: usize,
+    /// Epoch tick: the resolution of wall-clock deadlines.
+    pub epoch_tick: Duration,
+    /// Bytes of each linear memory reset with memset instead of returned to the kernel when a
+    /// pool slot is reused.
+    pub keep_resident_bytes: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            ceiling: RuleLimits::default_ceiling(),
+            structure: StructureLimits::default(),
+            pool_slots: 64,
+            max_wasm_stack: 512 * 1024,
+            epoch_tick: Duration::from_millis(1),
+            keep_resident_bytes: 0,
+        }
+    }
+}
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("invalid sandbox configuration: {0}")]
+    Config(String),
+    #[error("could not start the epoch ticker: {0}")]
+    Ticker(#[from] std::io::Error),
+}
+
+/// A validated, compiled rule module. Cheap to clone; identical uploads share one.
+#[derive(Debug, Clone)]
+pub struct LoadedRule(Arc<CompiledRule>, ModuleHash);
+
+/// The SHA-256 of a module's bytes: its identity in the cache and in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ModuleHash(pub [u8; 32]);
+
+impl ModuleHash {
+    pub fn of(wasm: &[u8]) -> ModuleHash {
+        ModuleHash(Sha256::digest(wasm).into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl LoadedRule {
+    pub fn hash(&self) -> ModuleHash {
+        self.1
+    }
+}
+
+/// The rule sandbox of a process: one engine, one linker, a compiled-module cache, the pool
+/// slots and the epoch ticker.
+#[derive(Debug)]
+pub struct RuleHost {
+    engine: Engine,
+    linker: Linker<CallState>,
+    config: HostConfig,
+    tick: Duration,
+    cache: Mutex<HashMap<ModuleHash, Arc<CompiledRule>>>,
+    permits: Permits,
+    _ticker: EpochTicker,
+}
+
+impl RuleHost {
+    pub fn new(config: HostConfig) -> Result<RuleHost, HostError> {
+        let engine = engine::production_engine(&config).map_err(HostError::Config)?;
+        let mut linker = Linker::new(&engine);
+        linker
+            .func_wrap(rules_abi::HOST_MODULE, rules_abi::imports::LOG, host_log)
+            .map_err(|e| HostError::Config(e.to_string()))?;
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        Ok(RuleHost {
+            permits: Permits::new(config.pool_slots),
+            tick: config.epoch_tick,
+            engine,
+            linker,
+            config,
+            cache: Mutex::new(HashMap::new()),
+            _ticker: ticker,
+        })
+    }
+
+    /// The configuration the host was built with.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Validates an upload against `limits` and the ABI, and compiles it (once per content).
+    pub fn load(&self, wasm: &[u8], limits: &RuleLimits) -> Result<LoadedRule, ValidationError> {
+        validate::check_structure(wasm, limits, &self.config.structure)?;
+        let hash = ModuleHash::of(wasm);
+        if let Some(compiled) = self.cached(&hash) {
+            return Ok(LoadedRule(compiled, hash));
+        }
+        let module = validate::compile(&self.engine, wasm)?;
+        validate::check_abi(&module)?;
+        let export = |name: &str| {
+            module
+                .get_export_index(name)
+                .ok_or(ValidationError::Invalid {
+                    message: format!("export {name} has no index"),
+                })
+        };
+        let compiled = Arc::new(CompiledRule {
+            memory: export(rules_abi::exports::MEMORY)?,
+            alloc: export(rules_abi::exports::ALLOC)?,
+            on_token: export(rules_abi::exports::ON_TOKEN)?,
+            pre: self
+                .linker
+                .instantiate_pre(&module)
+                .map_err(|e| ValidationError::Invalid {
+                    message: format!("{e:#}"),
+                })?,
+        });
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let compiled = cache.entry(hash).or_insert(compiled).clone();
+        Ok(LoadedRule(compiled, hash))
+    }
+
+    /// Drops a module from the cache; rules already loaded keep working.
+    pub fn evict(&self, hash: &ModuleHash) {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(hash);
+    }
+
+    fn cached(&self, hash: &ModuleHash) -> Option<Arc<CompiledRule>> {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(hash)
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests;

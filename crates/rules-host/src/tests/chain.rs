@@ -1,0 +1,134 @@
+use serde_json::json;
+
+use super::*;
+
+fn rule(host: &RuleHost, name: &str, order: i64, output: &str) -> ChainRule {
+    ChainRule {
+        name: name.into(),
+        order,
+        enabled: true,
+        module: host
+            .load(&returning(output), &RuleLimits::default())
+            .unwrap(),
+    }
+}
+
+#[test]
+fn rules_run_in_ascending_order_and_disabled_ones_are_skipped() {
+    let host = host();
+    let mut disabled = rule(&host, "disabled", 0, r#"{"idToken":{"who":"disabled"}}"#);
+    disabled.enabled = false;
+    let rules = vec![
+        rule(&host, "third", 30, r#"{"idToken":{"who":"third"}}"#),
+        rule(&host, "first", 10, r#"{"idToken":{"who":"first","a":1}}"#),
+        disabled,
+        rule(&host, "second", 20, r#"{"idToken":{"who":"second","b":2}}"#),
+    ];
+    let chain = host
+        .run_chain(&rules, &RuleInput::default(), &RuleLimits::default())
+        .unwrap();
+    let order: Vec<&str> = chain.runs.iter().map(|run| run.rule.as_str()).collect();
+    assert_eq!(order, ["first", "second", "third"]);
+    assert_eq!(
+        chain.outcome.id_token["who"],
+        json!("third"),
+        "later rules win"
+    );
+    assert_eq!(chain.outcome.id_token["a"], json!(1));
+    assert_eq!(chain.outcome.id_token["b"], json!(2));
+    assert!(chain.runs.iter().all(|run| run.fuel_used > 0));
+}
+
+#[test]
+fn the_first_deny_stops_the_chain() {
+    let host = host();
+    let rules = vec![
+        rule(&host, "claims", 1, r#"{"accessToken":{"x":1}}"#),
+        rule(
+            &host,
+            "gate",
+            2,
+            r#"{"deny":{"error":"unauthorized","description":"no"}}"#,
+        ),
+        rule(&host, "never", 3, r#"{"accessToken":{"never":true}}"#),
+    ];
+    let chain = host
+        .run_chain(&rules, &RuleInput::default(), &RuleLimits::default())
+        .unwrap();
+    assert_eq!(chain.stopped_by.as_deref(), Some("gate"));
+    assert_eq!(chain.runs.len(), 2);
+    assert!(!chain.outcome.access_token.contains_key("never"));
+    assert_eq!(chain.outcome.deny.unwrap().description, "no");
+}
+
+#[test]
+fn refresh_token_expiry_keeps_the_earliest_and_revoke_stops() {
+    let host = host();
+    let rules = vec![
+        rule(
+            &host,
+            "a",
+            1,
+            r#"{"refreshTokenExpiresAt":2000,"refreshTokenIdleExpiresAt":900}"#,
+        ),
+        rule(&host, "b", 2, r#"{"refreshTokenExpiresAt":1000}"#),
+        rule(
+            &host,
+            "c",
+            3,
+            r#"{"revokeRefreshToken":{"reason":"lost device"}}"#,
+        ),
+        rule(&host, "d", 4, r#"{}"#),
+    ];
+    let chain = host
+        .run_chain(&rules, &RuleInput::default(), &RuleLimits::default())
+        .unwrap();
+    assert_eq!(chain.outcome.refresh_token_expires_at, Some(1000));
+    assert_eq!(chain.outcome.refresh_token_idle_expires_at, Some(900));
+    assert_eq!(chain.stopped_by.as_deref(), Some("c"));
+    assert_eq!(chain.runs.len(), 3);
+}
+
+#[test]
+fn too_many_rules_are_refused() {
+    let host = host();
+    let rules: Vec<ChainRule> = (0..3).map(|i| rule(&host, "r", i, "{}")).collect();
+    let limits = limits_with(|l| l.rules_per_chain = 2);
+    assert_eq!(
+        host.run_chain(&rules, &RuleInput::default(), &limits)
+            .unwrap_err(),
+        ChainError::TooManyRules { count: 3, max: 2 }
+    );
+}
+
+#[test]
+fn an_empty_chain_changes_nothing() {
+    let host = host();
+    let chain = host
+        .run_chain(&[], &RuleInput::default(), &RuleLimits::default())
+        .unwrap();
+    assert_eq!(chain.outcome, RuleOutcome::default());
+    assert!(chain.runs.is_empty());
+}
+
+#[test]
+fn public_descriptions_name_the_rule_and_the_limit_only() {
+    let error = ChainError::Rule(crate::RuleError {
+        rule: "add-roles".into(),
+        failure: RuleFailure::Trap {
+            message: "wasm trap: internal detail at 0x1234".into(),
+        },
+    });
+    assert_eq!(
+        error.public_description(),
+        "Rule 'add-roles' failed: the rule trapped."
+    );
+    let fuel = crate::RuleError {
+        rule: "x".into(),
+        failure: RuleFailure::OutOfFuel { limit: 5 },
+    };
+    assert_eq!(
+        fuel.public_description(),
+        "Rule 'x' failed: fuel limit of 5 exceeded."
+    );
+}
