@@ -62,8 +62,9 @@ pub struct HostConfig {
     pub max_wasm_stack: usize,
     /// Epoch tick: the resolution of wall-clock deadlines.
     pub epoch_tick: Duration,
-    /// Bytes of each linear memory reset with memset instead of returned to the kernel when a
-    /// pool slot is reused.
+    /// Bytes of each linear memory (and table) kept resident and reset in place when a pool
+    /// slot is reused, instead of returned to the kernel. Covers a Rust rule's usual footprint
+    /// (1 MiB of shadow stack plus heap); costs at most this much RSS per slot.
     pub keep_resident_bytes: usize,
 }
 
@@ -75,7 +76,7 @@ impl Default for HostConfig {
             pool_slots: 64,
             max_wasm_stack: 512 * 1024,
             epoch_tick: Duration::from_millis(1),
-            keep_resident_bytes: 0,
+            keep_resident_bytes: 2 * 1024 * 1024,
         }
     }
 }
