@@ -1,5 +1,6 @@
 //! End-to-end tests: the example rules, built from source by `build.rs`, run by the
-//! production host.
+//! production host; and the token service on a real socket with a real sled directory.
 
 mod chains;
 mod example_rules;
+mod token;

@@ -4,25 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn module(dir: &Path, name: &str, on_token_body: &str, output: &str) -> PathBuf {
-    let data: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
-    let text = format!(
-        r#"(module
-          (import "claimsmith" "log" (func $log (param i32 i32)))
-          (memory (export "memory") 4)
-          (global $bump (mut i32) (i32.const 65536))
-          (func (export "claimsmith_rule_abi_v1"))
-          (func (export "alloc") (param $len i32) (result i32)
-            (local $p i32) (local.set $p (global.get $bump))
-            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))
-          (func (export "on_token") (param i32 i32) (result i64)
-            (call $log (i32.const 16) (i32.const 2))
-            {on_token_body}
-            (i64.const {packed}))
-          (data (i32.const 16) "{data}"))"#,
-        packed = rules_abi::pack_output(16, output.len() as u32),
-    );
+    // Logs the first two bytes of the output, then runs the body.
+    let body = format!("(call $log (i32.const 16) (i32.const 2)) {on_token_body}");
     let path = dir.join(name);
-    std::fs::write(&path, wat::parse_str(text).expect("valid WAT")).expect("temp dir writable");
+    std::fs::write(&path, claimsmith_tests::wat_rule(&body, output)).expect("temp dir writable");
     path
 }
 

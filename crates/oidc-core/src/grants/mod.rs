@@ -1,0 +1,156 @@
+//! `POST /oauth/token`: client authentication and one module per grant type, sharing one
+//! issuance path.
+
+mod client_credentials;
+mod issue;
+mod password;
+mod refresh_token;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::OAuthError;
+use crate::keys::TenantKeys;
+use crate::model::{AuthMethod, Client, ClientType, Tenant, UnixMillis};
+use crate::rules::{RequestInfo, RuleRunner};
+use crate::seal::Sealer;
+use crate::secret::{Entropy, Secret};
+use crate::store::Store;
+
+pub use issue::Issued;
+pub(crate) use refresh_token::revoke_family;
+
+/// The grant types the token endpoint knows.
+pub const PASSWORD: &str = "password";
+pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
+/// Everything a grant needs from around it.
+pub struct TokenContext<'a> {
+    pub store: &'a dyn Store,
+    pub rules: &'a dyn RuleRunner,
+    pub keys: &'a TenantKeys,
+    pub sealer: &'a Sealer,
+    pub tenant: &'a Tenant,
+    /// `{issuer}userinfo`: an audience of every token that grants `openid`.
+    pub userinfo_url: &'a str,
+    pub now: UnixMillis,
+}
+
+impl std::fmt::Debug for TokenContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenContext")
+            .field("tenant", &self.tenant.id)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+/// How the client presented its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientCredentials {
+    /// HTTP Basic: `client_secret_basic`.
+    Basic { client_id: String, secret: Secret },
+    /// In the body: `client_secret_post`, or just `client_id` for public clients.
+    Post {
+        client_id: String,
+        secret: Option<Secret>,
+    },
+    /// Nothing at all.
+    Missing,
+}
+
+/// A parsed token request: parameters (without client credentials), credentials, and
+/// request facts for the rules.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub params: BTreeMap<String, String>,
+    pub credentials: ClientCredentials,
+    pub info: RequestInfo,
+}
+
+impl TokenRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.param(name).ok_or_else(|| {
+            OAuthError::invalid_request(format!("Missing required parameter: {name}"))
+        })
+    }
+}
+
+/// The token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// Handles a token request of any grant type.
+pub fn exchange(
+    ctx: &TokenContext<'_>,
+    request: &TokenRequest,
+    entropy: &mut dyn Entropy,
+) -> Result<Issued, OAuthError> {
+    let grant_type = request.required("grant_type")?;
+    match grant_type {
+        PASSWORD | PASSWORD_REALM => password::grant(ctx, request, entropy),
+        CLIENT_CREDENTIALS => client_credentials::grant(ctx, request),
+        REFRESH_TOKEN => refresh_token::grant(ctx, request, entropy),
+        other => Err(OAuthError::unsupported_grant_type(format!(
+            "Unsupported grant type: {other}"
+        ))),
+    }
+}
+
+/// Authenticates the client: the method it used must be the one registered, and a secret is
+/// compared in constant time against its stored hash. Every failure looks the same.
+pub fn authenticate_client(
+    ctx: &TokenContext<'_>,
+    credentials: &ClientCredentials,
+) -> Result<Client, OAuthError> {
+    let failed = || OAuthError::invalid_client("Client authentication failed.");
+    let (client_id, secret, method) = match credentials {
+        ClientCredentials::Basic { client_id, secret } => {
+            (client_id, Some(secret), AuthMethod::ClientSecretBasic)
+        }
+        ClientCredentials::Post {
+            client_id,
+            secret: Some(secret),
+        } => (client_id, Some(secret), AuthMethod::ClientSecretPost),
+        ClientCredentials::Post {
+            client_id,
+            secret: None,
+        } => (client_id, None, AuthMethod::None),
+        ClientCredentials::Missing => {
+            return Err(OAuthError::invalid_request(
+                "Missing required parameter: client_id",
+            ));
+        }
+    };
+    let client = ctx
+        .store
+        .client(&ctx.tenant.id, client_id)?
+        .ok_or_else(failed)?;
+    if client.auth_method != method {
+        return Err(failed());
+    }
+    match (secret, &client.secret_hash) {
+        (None, None) if client.client_type != ClientType::Confidential => Ok(client),
+        (Some(secret), Some(hash)) if hash.matches(secret) => Ok(client),
+        _ => Err(failed()),
+    }
+}

@@ -1,0 +1,161 @@
+//! The resource-owner password grant (also Auth0's `password-realm`).
+
+use rules_abi::Protocol;
+
+use crate::error::OAuthError;
+use crate::grants::issue::{self, Grant, Issued};
+use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_client};
+use crate::model::{Api, Client, ClientType};
+use crate::refresh::{MAX_LIVE_PER_USER_AND_CLIENT, RefreshFamily};
+use crate::scope;
+use crate::secret::{self, Entropy, Secret};
+
+/// An Argon2id hash of a random password, verified when the user does not exist so that the
+/// answer takes as long either way.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$wXvBy8NFDyL1h1dWm7C5S+2ZJcrBnDNsMMEnPrM5Qhk";
+
+pub(super) fn grant(
+    ctx: &TokenContext<'_>,
+    request: &TokenRequest,
+    entropy: &mut dyn Entropy,
+) -> Result<Issued, OAuthError> {
+    let client = authenticate_client(ctx, &request.credentials)?;
+    if !client.allows_grant(PASSWORD) {
+        return Err(OAuthError::unauthorized_client(
+            "Grant type 'password' not allowed for the client.",
+        ));
+    }
+    let username = request.required("username")?;
+    let password = Secret::new(request.required("password")?);
+    let api = super::client_credentials::requested_api(ctx, request)?;
+    let requested = requested_scope(request, api.as_ref())?;
+
+    let wrong = || OAuthError::invalid_grant("Wrong email or password.");
+    let user = ctx.store.user_by_login(&ctx.tenant.id, username)?;
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.as_deref())
+        .unwrap_or(DUMMY_HASH);
+    let verified = secret::verify_password(&password, hash);
+    let user = user.filter(|_| verified).ok_or_else(wrong)?;
+    if user.blocked {
+        return Err(OAuthError::unauthorized("user is blocked"));
+    }
+
+    let offline = offline_allowed(&client, api.as_ref());
+    let scope: Vec<String> = requested
+        .into_iter()
+        .filter(|s| s != "offline_access" || offline)
+        .collect();
+    let grant = Grant {
+        client: &client,
+        user: &user,
+        api: api.as_ref(),
+        scope,
+        protocol: Protocol::OAuth2Password,
+        grant_type: PASSWORD,
+        auth_time: ctx.now,
+        refresh_token: None,
+    };
+    let mut seed = [0u8; 8];
+    entropy.fill(&mut seed);
+    let applied = issue::run_rules(ctx, request, &grant, u64::from_le_bytes(seed))
+        .map_err(|refusal| refusal.error)?;
+
+    let update =
+        (!applied.metadata.is_empty()).then_some((user.user_id.as_str(), &applied.metadata));
+    let refresh = if scope::contains(&applied.scope, "offline_access") {
+        let token = secret::new_token(entropy);
+        let mut family = RefreshFamily::new(
+            secret::new_id("rtf", entropy),
+            &client.client_id,
+            &user.user_id,
+            api.as_ref().map(|api| api.identifier.clone()),
+            applied.scope.clone(),
+            &client.refresh_token,
+            ctx.now,
+        );
+        family.expires_at = earliest(family.expires_at, applied.refresh_expires_at);
+        family.idle_expires_at = earliest(family.idle_expires_at, applied.refresh_idle_expires_at);
+        let response = issue::mint(ctx, &grant, &applied, Some(token.expose().to_owned()))?;
+        ctx.store.refresh_create(
+            &ctx.tenant.id,
+            &family,
+            &token.hash(),
+            MAX_LIVE_PER_USER_AND_CLIENT,
+            update,
+            ctx.now,
+        )?;
+        Some(response)
+    } else {
+        None
+    };
+    let response = match refresh {
+        Some(response) => response,
+        None => {
+            let response = issue::mint(ctx, &grant, &applied, None)?;
+            if let Some((user_id, update)) = update {
+                ctx.store
+                    .update_user_metadata(&ctx.tenant.id, user_id, update)?;
+            }
+            response
+        }
+    };
+    issue::remember_userinfo(ctx, &user, &applied)?;
+    Ok(Issued {
+        response,
+        wrote: true,
+    })
+}
+
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Refresh tokens need the grant on the client, offline access on the API, and for browser
+/// apps rotation.
+fn offline_allowed(client: &Client, api: Option<&Api>) -> bool {
+    client.allows_grant(REFRESH_TOKEN)
+        && api.is_none_or(|api| api.allow_offline_access)
+        && (client.client_type != ClientType::Spa || client.refresh_token.rotating)
+}
+
+/// The requested scope: OpenID scopes and the API's own; anything else is `invalid_scope`.
+/// With no `scope` at all, every scope of the API is granted (Auth0's implied trust for the
+/// password grant).
+fn requested_scope(request: &TokenRequest, api: Option<&Api>) -> Result<Vec<String>, OAuthError> {
+    let Some(raw) = request.param("scope") else {
+        return Ok(api.map(|api| api.scopes.clone()).unwrap_or_default());
+    };
+    let scopes = scope::parse(raw)
+        .ok_or_else(|| OAuthError::invalid_scope("The scope parameter is malformed."))?;
+    for requested in &scopes {
+        let known = scope::OPENID_SCOPES.contains(&requested.as_str())
+            || api.is_some_and(|api| scope::contains(&api.scopes, requested));
+        if !known {
+            return Err(OAuthError::invalid_scope(format!(
+                "Scope '{requested}' is not defined for the requested audience."
+            )));
+        }
+    }
+    Ok(scopes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2_hash_so_unknown_users_cost_the_same() {
+        use argon2::password_hash::PasswordHash;
+        let parsed = PasswordHash::new(DUMMY_HASH).expect("a valid PHC string");
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert!(!secret::verify_password(
+            &Secret::new("anything"),
+            DUMMY_HASH
+        ));
+    }
+}

@@ -1,0 +1,36 @@
+//! The OAuth 2.0 / OpenID Connect domain of Claimsmith, without IO.
+//!
+//! Grants, client authentication, token minting in Auth0's profile, claim filtering, and the
+//! refresh-token policy (rotation, reuse detection, overlap window, lifetimes) live here.
+//! Storage and rules are ports ([`Store`], [`RuleRunner`]) the server fills in; the clock is a
+//! parameter (`now`) and randomness an [`Entropy`], so every decision is testable with fixed
+//! inputs. Nothing here knows HTTP, sled or wasmtime.
+
+pub mod claims;
+mod error;
+pub mod grants;
+pub mod keys;
+pub mod mint;
+mod model;
+pub mod refresh;
+mod revoke;
+pub mod rules;
+pub mod scope;
+mod seal;
+pub mod secret;
+mod store;
+mod userinfo;
+
+pub use error::{ErrorCode, OAuthError};
+pub use grants::{ClientCredentials, Issued, TokenContext, TokenRequest, TokenResponse, exchange};
+pub use keys::{KeyError, KeyMaterial, TenantKeys};
+pub use model::{
+    Api, AuthMethod, Client, ClientType, MetadataUpdate, RefreshPolicy, RuleRecord, SigningAlg,
+    Tenant, UnixMillis, User,
+};
+pub use revoke::revoke;
+pub use rules::{RequestInfo, RuleRunError, RuleRunner};
+pub use seal::Sealer;
+pub use secret::{Entropy, Secret, SecretHash, SystemEntropy};
+pub use store::{Store, StoreError, UserUpdate};
+pub use userinfo::userinfo;

@@ -1,0 +1,109 @@
+//! Access and ID tokens in Auth0's profile.
+
+use serde_json::{Map, Value, json};
+
+use crate::error::OAuthError;
+use crate::keys::TenantKeys;
+use crate::model::{Client, Tenant, UnixMillis, User};
+use crate::scope;
+
+/// Everything an access token says.
+#[derive(Debug)]
+pub struct AccessToken<'a> {
+    pub tenant: &'a Tenant,
+    pub client: &'a Client,
+    /// The user id, or `{client_id}@clients` for `client_credentials`.
+    pub subject: &'a str,
+    /// The API, if one was requested.
+    pub audience: Option<&'a str>,
+    /// Added to `aud` when `openid` is granted.
+    pub userinfo_url: &'a str,
+    pub scope: &'a [String],
+    /// `password`, `client-credentials` or `refresh_token`.
+    pub grant_type: &'a str,
+    pub lifetime_secs: u64,
+    pub custom: &'a Map<String, Value>,
+    pub now: UnixMillis,
+}
+
+/// Signs an access token.
+pub fn access_token(keys: &TenantKeys, token: &AccessToken<'_>) -> Result<String, OAuthError> {
+    let iat = token.now / 1000;
+    let openid = scope::contains(token.scope, "openid");
+    let aud = match (token.audience, openid) {
+        (Some(api), true) => json!([api, token.userinfo_url]),
+        (Some(api), false) => json!(api),
+        (None, _) => json!(token.userinfo_url),
+    };
+    let mut claims = token.custom.clone();
+    let standard = json!({
+        "iss": token.tenant.issuer,
+        "sub": token.subject,
+        "aud": aud,
+        "azp": token.client.client_id,
+        "iat": iat,
+        "exp": iat + token.lifetime_secs,
+        "scope": scope::join(token.scope),
+        "gty": token.grant_type,
+    });
+    if let Value::Object(standard) = standard {
+        claims.extend(standard);
+    }
+    keys.sign(&claims).map_err(|_| OAuthError::server_error())
+}
+
+/// Everything an ID token says.
+#[derive(Debug)]
+pub struct IdToken<'a> {
+    pub tenant: &'a Tenant,
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub scope: &'a [String],
+    /// Seconds since the epoch; kept across refreshes.
+    pub auth_time: UnixMillis,
+    pub custom: &'a Map<String, Value>,
+    pub now: UnixMillis,
+}
+
+/// Signs an ID token: standard claims, profile and email claims by scope, custom claims.
+pub fn id_token(keys: &TenantKeys, token: &IdToken<'_>) -> Result<String, OAuthError> {
+    let iat = token.now / 1000;
+    let mut claims = profile_claims(token.user, token.scope);
+    claims.extend(token.custom.clone());
+    let standard = json!({
+        "iss": token.tenant.issuer,
+        "sub": token.user.user_id,
+        "aud": token.client.client_id,
+        "iat": iat,
+        "exp": iat + token.client.id_token_lifetime_secs,
+        "auth_time": token.auth_time / 1000,
+    });
+    if let Value::Object(standard) = standard {
+        claims.extend(standard);
+    }
+    keys.sign(&claims).map_err(|_| OAuthError::server_error())
+}
+
+/// The standard claims of `user` that `scope` grants (OIDC Core §5.4).
+pub fn profile_claims(user: &User, granted: &[String]) -> Map<String, Value> {
+    let mut claims = Map::new();
+    let mut put = |name: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            claims.insert(name.to_owned(), value);
+        }
+    };
+    if scope::contains(granted, "profile") {
+        put("name", user.name.clone().map(Value::from));
+        put("nickname", user.nickname.clone().map(Value::from));
+        put("given_name", user.given_name.clone().map(Value::from));
+        put("family_name", user.family_name.clone().map(Value::from));
+        put("picture", user.picture.clone().map(Value::from));
+        put("preferred_username", user.username.clone().map(Value::from));
+        put("updated_at", Some(Value::from(user.updated_at / 1000)));
+    }
+    if scope::contains(granted, "email") {
+        put("email", user.email.clone().map(Value::from));
+        put("email_verified", Some(Value::from(user.email_verified)));
+    }
+    claims
+}

@@ -1,0 +1,190 @@
+//! The rule-running port, and the bridge between an issuance and a rule chain: the event the
+//! rules see, and what their outcome does to the tokens.
+
+use std::collections::BTreeMap;
+
+use rules_abi::{DenyError, Protocol, RuleInput, RuleOutcome};
+
+use crate::claims::{self, TokenKind};
+use crate::error::OAuthError;
+use crate::model::{Client, MetadataUpdate, Tenant, UnixMillis, User};
+
+/// Runs a tenant's rule chain. The server implements it over `rules-host`.
+pub trait RuleRunner: Send + Sync {
+    fn run(&self, tenant: &Tenant, input: &RuleInput) -> Result<RuleOutcome, RuleRunError>;
+}
+
+/// A chain that failed (a trap, a limit, bad output): what to tell the client, which names the
+/// rule and the limit and nothing internal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRunError {
+    pub description: String,
+}
+
+/// Who is asking and from where, as far as the rules may know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub hostname: Option<String>,
+}
+
+/// Request parameters never shown to rules: they are secrets.
+const SECRET_PARAMETERS: [&str; 5] = [
+    "password",
+    "client_secret",
+    "refresh_token",
+    "client_assertion",
+    "code_verifier",
+];
+
+/// Everything the event is built from.
+#[derive(Debug)]
+pub struct EventParts<'a> {
+    pub tenant: &'a Tenant,
+    pub client: &'a Client,
+    pub user: &'a User,
+    pub protocol: Protocol,
+    pub audience: Option<&'a str>,
+    pub scope: &'a [String],
+    pub params: &'a BTreeMap<String, String>,
+    pub request: &'a RequestInfo,
+    pub refresh_token: Option<rules_abi::RefreshTokenInfo>,
+    pub now: UnixMillis,
+    pub seed: u64,
+}
+
+/// Builds the rule input in the Auth0 Rules shape.
+pub fn event(parts: EventParts<'_>) -> RuleInput {
+    let user = parts.user;
+    let mut input = RuleInput {
+        now: parts.now,
+        seed: parts.seed,
+        ..RuleInput::default()
+    };
+    input.configuration = parts.tenant.rules_configuration.clone();
+    input.user = rules_abi::User {
+        user_id: user.user_id.clone(),
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        username: user.username.clone(),
+        name: user.name.clone(),
+        nickname: user.nickname.clone(),
+        given_name: user.given_name.clone(),
+        family_name: user.family_name.clone(),
+        picture: user.picture.clone(),
+        logins_count: user.logins_count,
+        blocked: user.blocked,
+        app_metadata: user.app_metadata.clone(),
+        user_metadata: user.user_metadata.clone(),
+        ..rules_abi::User::default()
+    };
+    let context = &mut input.context;
+    context.tenant = parts.tenant.id.clone();
+    context.protocol = parts.protocol;
+    context.client_id = parts.client.client_id.clone();
+    context.client_name = parts.client.name.clone();
+    context.client_metadata = parts.client.metadata.clone();
+    context.connection = "Username-Password-Authentication".into();
+    context.connection_strategy = "auth0".into();
+    context.request.ip = parts.request.ip.clone();
+    context.request.user_agent = parts.request.user_agent.clone();
+    context.request.hostname = parts.request.hostname.clone();
+    for (name, value) in parts.params {
+        if !SECRET_PARAMETERS.contains(&name.as_str()) {
+            context
+                .request
+                .body
+                .insert(name.clone(), value.clone().into());
+        }
+    }
+    context.stats.logins_count = user.logins_count;
+    context.authorization.roles = user.roles.clone();
+    context.audience = parts.audience.map(str::to_owned);
+    context.scope = parts.scope.to_vec();
+    context.refresh_token = parts.refresh_token;
+    input
+}
+
+/// What a chain's outcome means for an issuance on the token endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub id_claims: rules_abi::Claims,
+    pub access_claims: rules_abi::Claims,
+    pub scope: Vec<String>,
+    pub metadata: MetadataUpdate,
+    pub refresh_expires_at: Option<UnixMillis>,
+    pub refresh_idle_expires_at: Option<UnixMillis>,
+}
+
+/// A refusal of the token endpoint caused by rules, and whether it revokes the family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub error: OAuthError,
+    pub revoke_family: Option<String>,
+}
+
+/// Runs the chain and turns its outcome into the issuance's claims, scope and metadata, or a
+/// refusal. `scope` is the scope before rules; a rule may only narrow it to granted scopes.
+pub fn apply(
+    runner: &dyn RuleRunner,
+    tenant: &Tenant,
+    input: &RuleInput,
+    scope: &[String],
+) -> Result<Applied, Refusal> {
+    let refuse = |error| Refusal {
+        error,
+        revoke_family: None,
+    };
+    let outcome = runner
+        .run(tenant, input)
+        .map_err(|e| refuse(OAuthError::access_denied(e.description)))?;
+    if let Some(revoke) = outcome.revoke_refresh_token
+        && input.context.protocol == Protocol::OAuth2RefreshToken
+    {
+        return Err(Refusal {
+            error: OAuthError::access_denied(revoke.reason.clone()),
+            revoke_family: Some(revoke.reason),
+        });
+    }
+    if let Some(deny) = outcome.deny {
+        return Err(refuse(match deny.error {
+            DenyError::Unauthorized => OAuthError::unauthorized(deny.description),
+            DenyError::AccessDenied => OAuthError::access_denied(deny.description),
+        }));
+    }
+    if outcome.redirect.is_some() {
+        return Err(refuse(OAuthError::invalid_request(
+            "Redirection is not available on /oauth/token endpoint.",
+        )));
+    }
+    // A rule's scope override may narrow the grant; it can never add a scope not granted.
+    let scope: Vec<String> = match outcome.access_token_scope {
+        Some(wanted) => scope
+            .iter()
+            .filter(|s| wanted.contains(s))
+            .cloned()
+            .collect(),
+        None => scope.to_vec(),
+    };
+    let too_big = |bytes: usize| {
+        refuse(OAuthError::access_denied(format!(
+            "Custom claims of {bytes} bytes exceed the {} byte limit per token.",
+            claims::MAX_CUSTOM_CLAIM_BYTES
+        )))
+    };
+    let id_claims = claims::filter(&outcome.id_token, TokenKind::Id, &scope).map_err(too_big)?;
+    let access_claims =
+        claims::filter(&outcome.access_token, TokenKind::Access, &scope).map_err(too_big)?;
+    Ok(Applied {
+        id_claims,
+        access_claims,
+        scope,
+        metadata: MetadataUpdate {
+            app_metadata: outcome.app_metadata,
+            user_metadata: outcome.user_metadata,
+        },
+        refresh_expires_at: outcome.refresh_token_expires_at,
+        refresh_idle_expires_at: outcome.refresh_token_idle_expires_at,
+    })
+}

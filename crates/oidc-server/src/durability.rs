@@ -1,0 +1,80 @@
+//! Group commit: a response that carries a token waits until the token is on disk, and
+//! concurrent requests share one fsync instead of paying one each.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use oidc_core::Store;
+use tokio::sync::{Notify, watch};
+
+#[derive(Debug)]
+struct Shared {
+    requested: AtomicU64,
+    kick: Notify,
+    flushed: watch::Sender<u64>,
+    failed: AtomicBool,
+}
+
+/// Owns the flusher task; dropping it stops the task and releases the store.
+#[derive(Debug)]
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl GroupCommit {
+    /// Starts the flusher task for `store`.
+    pub(crate) fn start(store: Arc<dyn Store>) -> GroupCommit {
+        let shared = Arc::new(Shared {
+            requested: AtomicU64::new(0),
+            kick: Notify::new(),
+            flushed: watch::channel(0).0,
+            failed: AtomicBool::new(false),
+        });
+        let flusher = Arc::clone(&shared);
+        let task = tokio::spawn(async move {
+            loop {
+                flusher.kick.notified().await;
+                // Every write whose ticket is at most `target` happened before this point, so
+                // one flush now covers them all.
+                let target = flusher.requested.load(Ordering::SeqCst);
+                let store = Arc::clone(&store);
+                let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
+                if !matches!(flushed, Ok(Ok(()))) {
+                    tracing::error!("flushing the store failed: {flushed:?}");
+                    flusher.failed.store(true, Ordering::SeqCst);
+                }
+                flusher
+                    .flushed
+                    .send_modify(|done| *done = (*done).max(target));
+            }
+        });
+        GroupCommit { shared, task }
+    }
+
+    /// Stops the flusher task and waits until it has let go of the store.
+    pub(crate) async fn stop(&mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Returns once every write made before the call is durable.
+    pub(crate) async fn commit(&self) -> Result<(), ()> {
+        let shared = &self.shared;
+        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut flushed = shared.flushed.subscribe();
+        shared.kick.notify_one();
+        if flushed.wait_for(|done| *done >= ticket).await.is_err()
+            || shared.failed.load(Ordering::SeqCst)
+        {
+            return Err(());
+        }
+        Ok(())
+    }
+}

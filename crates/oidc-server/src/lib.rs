@@ -1,0 +1,36 @@
+//! Claimsmith's HTTP server: the only crate that knows HTTP.
+//!
+//! Handlers are thin: extract, call `oidc-core` on a blocking thread, map the result. The
+//! server owns what the domain must not: the clock, the socket, tenancy by path or host, the
+//! per-tenant caches (keys, rule chains), group commit before answering, and loading a seed
+//! file into the store.
+
+pub mod cli;
+mod clock;
+mod durability;
+mod error;
+mod paths;
+mod routes;
+mod rule_chain;
+pub mod seed;
+mod state;
+mod tenancy;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use paths::Paths;
+pub use routes::app;
+pub use state::{AppState, StateError};
+
+/// Serves `app(state)` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

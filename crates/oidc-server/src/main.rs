@@ -1,0 +1,6 @@
+//! `claimsmith`: the token service.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    oidc_server::cli::run().await
+}

@@ -1,0 +1,38 @@
+//! `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+
+use axum::Json;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use crate::tenancy::TenantCtx;
+
+pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<Value> {
+    let paths = &tenant.paths;
+    Json(json!({
+        "issuer": paths.issuer,
+        "token_endpoint": paths.token,
+        "revocation_endpoint": paths.revoke,
+        "userinfo_endpoint": paths.userinfo,
+        "jwks_uri": paths.jwks,
+        "grant_types_supported": [
+            oidc_core::grants::PASSWORD,
+            oidc_core::grants::PASSWORD_REALM,
+            oidc_core::grants::CLIENT_CREDENTIALS,
+            oidc_core::grants::REFRESH_TOKEN,
+        ],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [tenant.tenant.signing_alg.as_str()],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "scopes_supported": oidc_core::scope::OPENID_SCOPES,
+        "claims_supported": [
+            "aud", "auth_time", "email", "email_verified", "exp", "family_name", "given_name", "iat",
+            "iss", "name", "nickname", "picture", "preferred_username", "sub", "updated_at"
+        ],
+    }))
+}
+
+pub(crate) async fn jwks(TenantCtx(tenant): TenantCtx) -> impl IntoResponse {
+    Json(tenant.keys.jwks().clone())
+}

@@ -1,0 +1,53 @@
+//! `POST /oauth/token`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use oidc_core::{OAuthError, SystemEntropy, TokenRequest};
+
+use super::form;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::tenancy::TenantCtx;
+
+pub(crate) async fn token(
+    State(state): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = form::read_body(body).await?;
+    let mut params = form::params(&headers, &body)?;
+    let credentials = form::credentials(&headers, &mut params)?;
+    let request = TokenRequest {
+        params,
+        credentials,
+        info: form::request_info(&headers, peer),
+    };
+    let result = super::with_token_context(&state, tenant, move |ctx| {
+        oidc_core::exchange(ctx, &request, &mut SystemEntropy)
+    })
+    .await?;
+    // Whatever was written (a new token, a rotation, a revocation after reuse) is on disk
+    // before the client hears about it. Only a write-free success skips the wait.
+    if !matches!(&result, Ok(issued) if !issued.wrote) {
+        state
+            .commit()
+            .await
+            .map_err(|()| OAuthError::server_error())?;
+    }
+    let issued = result?;
+    let mut response = Json(issued.response).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}

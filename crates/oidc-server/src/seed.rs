@@ -1,0 +1,366 @@
+//! The seed file: tenants, clients, APIs, users and rules in TOML, loaded at start so a
+//! deployment (and the demo, and the tests) needs no management API.
+//!
+//! Loading is idempotent: tenants, clients, APIs and rules are replaced; users are created
+//! only if absent (rules may have changed their metadata since); signing keys are generated
+//! once per tenant and algorithm and kept, so tokens stay valid across restarts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oidc_core::secret::{self, SystemEntropy};
+use oidc_core::{
+    Api, AuthMethod, Client, ClientType, RefreshPolicy, RuleRecord, Secret, SigningAlg, Store,
+    Tenant, UnixMillis, User,
+};
+use oidc_store::SledStore;
+use rules_host::{ModuleHash, RuleHost, RuleLimits};
+use serde::Deserialize;
+
+/// Client secrets must carry at least this many characters: they are hashed with SHA-256,
+/// which is safe only for high-entropy secrets.
+pub const MIN_CLIENT_SECRET_LEN: usize = 32;
+
+/// The whole seed file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seed {
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<SeedTenant>,
+    /// Where relative rule module paths start: the seed file's folder.
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedTenant {
+    pub id: String,
+    /// The issuer, with a trailing slash: `http://127.0.0.1:8080/t/{id}/` for the path form.
+    pub issuer: String,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    #[serde(default = "default_alg")]
+    pub signing_alg: SigningAlg,
+    #[serde(default)]
+    pub rules_configuration: BTreeMap<String, String>,
+    #[serde(default, rename = "client")]
+    pub clients: Vec<SeedClient>,
+    #[serde(default, rename = "api")]
+    pub apis: Vec<SeedApi>,
+    #[serde(default, rename = "user")]
+    pub users: Vec<SeedUser>,
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<SeedRule>,
+}
+
+fn default_alg() -> SigningAlg {
+    SigningAlg::RS256
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedClient {
+    pub client_id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub client_type: ClientType,
+    pub auth_method: AuthMethod,
+    pub secret: Option<String>,
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub refresh_token: Option<SeedRefreshPolicy>,
+    #[serde(default = "default_id_token_lifetime")]
+    pub id_token_lifetime_secs: u64,
+    #[serde(default)]
+    pub api_grants: BTreeMap<String, Vec<String>>,
+}
+
+fn default_id_token_lifetime() -> u64 {
+    36_000
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRefreshPolicy {
+    pub rotating: bool,
+    #[serde(default)]
+    pub overlap_secs: u64,
+    pub absolute_lifetime_secs: Option<u64>,
+    pub idle_lifetime_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedApi {
+    pub identifier: String,
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub allow_offline_access: bool,
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime_secs: u64,
+}
+
+fn default_access_token_lifetime() -> u64 {
+    86_400
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedUser {
+    pub user_id: String,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub nickname: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub picture: Option<String>,
+    pub password: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub blocked: bool,
+    #[serde(default)]
+    pub app_metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub user_metadata: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedRule {
+    pub name: String,
+    pub order: i64,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    /// Path to the `.wasm` module, relative to the seed file.
+    pub module: PathBuf,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+/// Why a seed could not be loaded; each says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("cannot read seed file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("seed file {path} is invalid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("tenant {tenant}: {reason}")]
+    Invalid { tenant: String, reason: String },
+    #[error("store: {0}")]
+    Store(#[from] oidc_core::StoreError),
+}
+
+impl Seed {
+    pub fn load(path: &Path) -> Result<Seed, SeedError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
+            path: path.into(),
+            source,
+        })?;
+        let mut seed: Seed = toml::from_str(&text).map_err(|source| SeedError::Parse {
+            path: path.into(),
+            source: Box::new(source),
+        })?;
+        seed.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(seed)
+    }
+
+    /// Writes the seed into `store`, validating every rule module with `host` first.
+    pub fn apply(
+        &self,
+        store: &SledStore,
+        host: &RuleHost,
+        now: UnixMillis,
+    ) -> Result<(), SeedError> {
+        for tenant in &self.tenants {
+            self.apply_tenant(tenant, store, host, now)?;
+        }
+        store.flush()?;
+        Ok(())
+    }
+
+    fn apply_tenant(
+        &self,
+        seed: &SeedTenant,
+        store: &SledStore,
+        host: &RuleHost,
+        now: UnixMillis,
+    ) -> Result<(), SeedError> {
+        let invalid = |reason: String| SeedError::Invalid {
+            tenant: seed.id.clone(),
+            reason,
+        };
+        if !seed.issuer.ends_with('/')
+            || !(seed.issuer.starts_with("https://") || seed.issuer.starts_with("http://"))
+        {
+            return Err(invalid(format!(
+                "issuer {:?} must be an http(s) URL ending in '/'",
+                seed.issuer
+            )));
+        }
+        if seed.id.is_empty()
+            || !seed
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid("the id must be letters, digits, '-' or '_'".into()));
+        }
+        let mut rules = Vec::new();
+        for rule in &seed.rules {
+            let path = self.base.join(&rule.module);
+            let wasm = std::fs::read(&path).map_err(|e| {
+                invalid(format!(
+                    "rule {}: cannot read {}: {e}",
+                    rule.name,
+                    path.display()
+                ))
+            })?;
+            host.load(&wasm, &RuleLimits::default())
+                .map_err(|e| invalid(format!("rule {}: {e}", rule.name)))?;
+            let record = RuleRecord {
+                name: rule.name.clone(),
+                order: rule.order,
+                enabled: rule.enabled,
+                module_hash: ModuleHash::of(&wasm).to_hex(),
+            };
+            rules.push((record, wasm));
+        }
+        store.put_tenant(&Tenant {
+            id: seed.id.clone(),
+            issuer: seed.issuer.clone(),
+            hosts: seed.hosts.clone(),
+            signing_alg: seed.signing_alg,
+            rules_configuration: seed.rules_configuration.clone(),
+        })?;
+        if !store
+            .keys(&seed.id)?
+            .iter()
+            .any(|key| key.alg == seed.signing_alg)
+        {
+            let kid = secret::new_id("key", &mut SystemEntropy);
+            let key = oidc_core::keys::generate(seed.signing_alg, kid, now)
+                .map_err(|e| invalid(e.to_string()))?;
+            store.put_key(&seed.id, &key)?;
+        }
+        for client in &seed.clients {
+            store.put_client(&seed.id, &client_record(client).map_err(invalid)?)?;
+        }
+        for api in &seed.apis {
+            store.put_api(
+                &seed.id,
+                &Api {
+                    identifier: api.identifier.clone(),
+                    name: api.name.clone(),
+                    scopes: api.scopes.clone(),
+                    allow_offline_access: api.allow_offline_access,
+                    access_token_lifetime_secs: api.access_token_lifetime_secs,
+                },
+            )?;
+        }
+        for user in &seed.users {
+            if store.user(&seed.id, &user.user_id)?.is_none() {
+                store.put_user(&seed.id, &user_record(user, now).map_err(invalid)?)?;
+            }
+        }
+        for (record, wasm) in rules {
+            store.put_rule(&seed.id, &record, &wasm)?;
+        }
+        Ok(())
+    }
+}
+
+fn client_record(seed: &SeedClient) -> Result<Client, String> {
+    let secret_hash = match (&seed.secret, seed.client_type) {
+        (Some(secret), _) if secret.len() < MIN_CLIENT_SECRET_LEN => {
+            return Err(format!(
+                "client {}: the secret must be at least {MIN_CLIENT_SECRET_LEN} characters",
+                seed.client_id
+            ));
+        }
+        (Some(secret), ClientType::Confidential) => Some(Secret::new(secret.clone()).hash()),
+        (None, ClientType::Confidential) => {
+            return Err(format!(
+                "client {}: a confidential client needs a secret",
+                seed.client_id
+            ));
+        }
+        (Some(_), _) => {
+            return Err(format!(
+                "client {}: a public client has no secret",
+                seed.client_id
+            ));
+        }
+        (None, _) => None,
+    };
+    if (seed.auth_method == AuthMethod::None) != secret_hash.is_none() {
+        return Err(format!(
+            "client {}: auth_method 'none' is for public clients only",
+            seed.client_id
+        ));
+    }
+    let refresh_token = seed
+        .refresh_token
+        .as_ref()
+        .map_or_else(RefreshPolicy::default, |policy| RefreshPolicy {
+            rotating: policy.rotating,
+            overlap_secs: policy.overlap_secs,
+            absolute_lifetime_secs: policy.absolute_lifetime_secs,
+            idle_lifetime_secs: policy.idle_lifetime_secs,
+        });
+    Ok(Client {
+        client_id: seed.client_id.clone(),
+        name: seed.name.clone(),
+        client_type: seed.client_type,
+        auth_method: seed.auth_method,
+        secret_hash,
+        grant_types: seed.grant_types.clone(),
+        redirect_uris: seed.redirect_uris.clone(),
+        metadata: seed.metadata.clone(),
+        refresh_token,
+        id_token_lifetime_secs: seed.id_token_lifetime_secs,
+        api_grants: seed.api_grants.clone(),
+    })
+}
+
+fn user_record(seed: &SeedUser, now: UnixMillis) -> Result<User, String> {
+    let password_hash =
+        secret::hash_password(&Secret::new(seed.password.clone()), &mut SystemEntropy)?;
+    Ok(User {
+        user_id: seed.user_id.clone(),
+        email: seed.email.clone(),
+        email_verified: seed.email_verified,
+        username: seed.username.clone(),
+        name: seed.name.clone(),
+        nickname: seed.nickname.clone(),
+        given_name: seed.given_name.clone(),
+        family_name: seed.family_name.clone(),
+        picture: seed.picture.clone(),
+        password_hash: Some(password_hash),
+        app_metadata: seed.app_metadata.clone(),
+        user_metadata: seed.user_metadata.clone(),
+        roles: seed.roles.clone(),
+        blocked: seed.blocked,
+        logins_count: 0,
+        created_at: now,
+        updated_at: now,
+    })
+}

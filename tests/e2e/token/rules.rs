@@ -1,0 +1,258 @@
+//! Rules on every issuance: claims filtered, scope narrowed, metadata saved only on success,
+//! and each kind of refusal with its Auth0 error.
+
+use claimsmith_tests::server::{TestServer, claims};
+use claimsmith_tests::wat_rule;
+use oidc_core::Store;
+use serde_json::json;
+
+use super::*;
+
+/// A tenant `id` with the web client, alice, dave (app_metadata.blocked), the reports API and
+/// `rules` as (name, module file stem).
+fn lab(id: &str, rules: &[(&str, &str)]) -> String {
+    let mut seed = format!(
+        r#"
+[[tenant]]
+id = "{id}"
+issuer = "{{base}}/t/{id}/"
+signing_alg = "EdDSA"
+[[tenant.api]]
+identifier = "https://api.acme.test/"
+name = "Reports"
+scopes = ["read:reports"]
+allow_offline_access = true
+[[tenant.client]]
+client_id = "web"
+name = "Lab Web"
+type = "confidential"
+auth_method = "client_secret_post"
+secret = "web-secret-0123456789-0123456789-abcdef"
+grant_types = ["password", "refresh_token"]
+refresh_token = {{ rotating = true, absolute_lifetime_secs = 86400, idle_lifetime_secs = 3600 }}
+[[tenant.user]]
+user_id = "auth0|alice"
+email = "alice@acme.test"
+password = "correct horse battery staple"
+[[tenant.user]]
+user_id = "auth0|dave"
+email = "dave@acme.test"
+password = "dave's long password"
+app_metadata = {{ blocked = true }}
+"#
+    );
+    for (order, (name, module)) in rules.iter().enumerate() {
+        seed.push_str(&format!("[[tenant.rule]]\nname = \"{name}\"\norder = {order}\nmodule = \"rules/{module}.wasm\"\n"));
+    }
+    seed
+}
+
+async fn lab_server() -> TestServer {
+    let seed = [
+        lab(
+            "claims",
+            &[("spoofer", "spoofer"), ("set-metadata", "set-metadata")],
+        ),
+        lab(
+            "broken",
+            &[("set-metadata", "set-metadata"), ("looping", "looping")],
+        ),
+        lab("terms", &[("redirect-to-terms", "redirect-to-terms")]),
+        lab("revoker", &[("revoke", "revoke")]),
+        lab("gate", &[("unauthorized", "unauthorized")]),
+        lab(
+            "blocked",
+            &[("deny-blocked-on-refresh", "deny-blocked-on-refresh")],
+        ),
+    ]
+    .concat();
+    let modules = [
+        (
+            "spoofer",
+            wat_rule(
+                "",
+                r#"{"accessToken":{"sub":"evil","scope":"admin","https://x.test/ok":1,"https://t.auth0.com/x":1},"idToken":{"email":"spoof@x.test","roles":["root"],"https://x.test/ok":2}}"#,
+            ),
+        ),
+        (
+            "set-metadata",
+            wat_rule("", r#"{"appMetadata":{"terms_seen":true}}"#),
+        ),
+        ("looping", wat_rule("(loop $l (br $l))", "{}")),
+        (
+            "revoke",
+            wat_rule(
+                "",
+                r#"{"revokeRefreshToken":{"reason":"Device reported lost."}}"#,
+            ),
+        ),
+        (
+            "unauthorized",
+            wat_rule(
+                "",
+                r#"{"deny":{"error":"unauthorized","description":"[00042] Not today."}}"#,
+            ),
+        ),
+    ];
+    TestServer::with_seed(&seed, &modules).await
+}
+
+async fn lab_login(
+    server: &TestServer,
+    tenant: &str,
+    user: (&str, &str),
+    scope: &str,
+) -> claimsmith_tests::server::Reply {
+    let mut params = vec![
+        ("grant_type", "password"),
+        ("audience", API),
+        ("scope", scope),
+        ("username", user.0),
+        ("password", user.1),
+    ];
+    params.extend_from_slice(&WEB);
+    server.token(tenant, &params).await
+}
+
+const ALICE_LOGIN: (&str, &str) = ("alice@acme.test", "correct horse battery staple");
+
+#[tokio::test]
+async fn restricted_and_reserved_claims_are_dropped_silently() {
+    let server = lab_server().await;
+    let reply = lab_login(&server, "claims", ALICE_LOGIN, "openid email read:reports").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let access = claims(&reply.field("access_token"));
+    assert_eq!(access["sub"], "auth0|alice");
+    assert_eq!(access["scope"], "openid email read:reports");
+    assert_eq!(access["https://x.test/ok"], 1);
+    assert!(access.get("https://t.auth0.com/x").is_none());
+    let id = claims(&reply.field("id_token"));
+    assert_eq!(
+        id["email"], "spoof@x.test",
+        "profile claims may be overridden when their scope is granted"
+    );
+    assert!(id.get("roles").is_none());
+    assert_eq!(id["https://x.test/ok"], 2);
+}
+
+#[tokio::test]
+async fn metadata_is_saved_with_a_successful_issuance_only() {
+    let server = lab_server().await;
+    assert_eq!(
+        lab_login(&server, "claims", ALICE_LOGIN, "openid")
+            .await
+            .status,
+        200
+    );
+    let saved = server
+        .state
+        .store()
+        .user("claims", "auth0|alice")
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.app_metadata["terms_seen"], true);
+
+    let failed = lab_login(&server, "broken", ALICE_LOGIN, "openid").await;
+    assert_eq!(
+        failed.error(),
+        (
+            403,
+            "access_denied",
+            "Rule 'looping' failed: fuel limit of 10000000 exceeded."
+        )
+    );
+    let untouched = server
+        .state
+        .store()
+        .user("broken", "auth0|alice")
+        .unwrap()
+        .unwrap();
+    assert!(untouched.app_metadata.get("terms_seen").is_none());
+}
+
+#[tokio::test]
+async fn a_redirect_on_the_token_endpoint_is_refused() {
+    let server = lab_server().await;
+    let reply = lab_login(&server, "terms", ALICE_LOGIN, "openid").await;
+    assert_eq!(
+        reply.error(),
+        (
+            400,
+            "invalid_request",
+            "Redirection is not available on /oauth/token endpoint."
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_rule_can_revoke_the_refresh_token_being_exchanged() {
+    let server = lab_server().await;
+    let token = lab_login(&server, "revoker", ALICE_LOGIN, "openid offline_access")
+        .await
+        .field("refresh_token");
+    let mut params = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token.as_str()),
+    ];
+    params.extend_from_slice(&WEB);
+    assert_eq!(
+        server.token("revoker", &params).await.error(),
+        (403, "access_denied", "Device reported lost.")
+    );
+    assert_eq!(
+        server.token("revoker", &params).await.error(),
+        (403, "invalid_grant", "Unknown or invalid refresh token.")
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_and_access_denied_refusals() {
+    let server = lab_server().await;
+    assert_eq!(
+        lab_login(&server, "gate", ALICE_LOGIN, "openid")
+            .await
+            .error(),
+        (401, "unauthorized", "[00042] Not today.")
+    );
+    let dave = ("dave@acme.test", "dave's long password");
+    let login = lab_login(&server, "blocked", dave, "openid offline_access").await;
+    assert_eq!(login.status, 200, "login is unaffected");
+    let token = login.field("refresh_token");
+    let mut params = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", token.as_str()),
+    ];
+    params.extend_from_slice(&WEB);
+    assert_eq!(
+        server.token("blocked", &params).await.error(),
+        (
+            403,
+            "access_denied",
+            "This account is blocked; sign in again."
+        )
+    );
+}
+
+#[tokio::test]
+async fn scopes_by_role_narrows_the_token() {
+    let server = TestServer::start().await;
+    let mut params = vec![
+        ("grant_type", "password"),
+        ("audience", API),
+        ("scope", "openid read:reports write:reports"),
+        ("username", "carol@acme.test"),
+        ("password", "carol's long password"),
+    ];
+    params.extend_from_slice(&WEB);
+    let reply = server.token("acme", &params).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.body["scope"], "openid read:reports",
+        "viewers lose write:reports"
+    );
+    assert_eq!(
+        claims(&reply.field("access_token"))["scope"],
+        "openid read:reports"
+    );
+    let _ = json!(null);
+}

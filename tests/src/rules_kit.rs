@@ -1,0 +1,103 @@
+//! Example rules built from source, a rule host, and rule events.
+
+use rules_abi::{Protocol, RuleInput};
+use rules_host::{ChainRule, HostConfig, RuleHost, RuleLimits};
+
+/// The example rules as modules, compiled by `build.rs` from `example-rules/`.
+pub mod example_rules {
+    include!(concat!(env!("OUT_DIR"), "/example_rules.rs"));
+}
+
+/// A host with the production configuration.
+pub fn host() -> RuleHost {
+    RuleHost::new(HostConfig::default()).expect("the production configuration is valid")
+}
+
+/// Loads an example rule by name into a one-rule chain entry.
+pub fn rule(host: &RuleHost, name: &str, order: i64) -> ChainRule {
+    let (_, wasm) = example_rules::ALL
+        .iter()
+        .find(|(rule, _)| *rule == name)
+        .unwrap_or_else(|| panic!("no example rule {name}"));
+    let module = host
+        .load(wasm, &RuleLimits::default())
+        .expect("example rules validate");
+    ChainRule {
+        name: name.to_owned(),
+        order,
+        enabled: true,
+        module,
+    }
+}
+
+/// A realistic event: the demo tenant's user `alice`, an admin and editor, logging in to the
+/// demo app from 10.1.2.3 with `openid profile email offline_access read:reports write:reports`.
+pub fn event(protocol: Protocol) -> RuleInput {
+    let input = serde_json::json!({
+        "user": {
+            "user_id": "auth0|alice",
+            "email": "alice@example.com",
+            "email_verified": true,
+            "name": "Alice Example",
+            "logins_count": 12,
+            "app_metadata": { "roles": ["admin"], "plan": "gold" },
+            "user_metadata": { "theme": "dark" }
+        },
+        "context": {
+            "tenant": "demo",
+            "protocol": protocol.as_str(),
+            "clientID": "demo-app",
+            "clientName": "Demo App",
+            "clientMetadata": { "tier": "gold", "region": "eu" },
+            "connection": "Username-Password-Authentication",
+            "connectionStrategy": "auth0",
+            "request": { "ip": "10.1.2.3", "userAgent": "curl/8", "hostname": "demo.claimsmith.test" },
+            "stats": { "loginsCount": 12 },
+            "authorization": { "roles": ["editor"] },
+            "audience": "https://api.demo.test/",
+            "scope": ["openid", "profile", "email", "offline_access", "read:reports", "write:reports"]
+        },
+        "configuration": {
+            "ALLOWED_CIDRS": "10.0.0.0/8, 2001:db8::/32",
+            "SCOPES_BY_ROLE": "{\"editor\":[\"read:reports\"]}",
+            "TERMS_URL": "https://demo.claimsmith.test/terms"
+        },
+        "now": 1_764_236_400_000u64,
+        "seed": 1
+    });
+    let mut input: RuleInput = serde_json::from_value(input).expect("the event is well formed");
+    if protocol == Protocol::OAuth2RefreshToken {
+        input.context.refresh_token = Some(rules_abi::RefreshTokenInfo {
+            id: "rtf_demo".into(),
+            client_id: "demo-app".into(),
+            user_id: "auth0|alice".into(),
+            created_at: input.now - 3_600_000,
+            rotating: true,
+            scope: input.context.scope.clone(),
+            ..rules_abi::RefreshTokenInfo::default()
+        });
+    }
+    input
+}
+
+/// A hand-written rule module whose `on_token` runs `body` (WAT instructions) and then
+/// returns `output` verbatim: for tests that need a rule to say something exact.
+pub fn wat_rule(body: &str, output: &str) -> Vec<u8> {
+    let data: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
+    let text = format!(
+        r#"(module
+          (import "claimsmith" "log" (func $log (param i32 i32)))
+          (memory (export "memory") 4)
+          (global $bump (mut i32) (i32.const 65536))
+          (func (export "claimsmith_rule_abi_v1"))
+          (func (export "alloc") (param $len i32) (result i32)
+            (local $p i32) (local.set $p (global.get $bump))
+            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))
+          (func (export "on_token") (param i32 i32) (result i64)
+            {body}
+            (i64.const {packed}))
+          (data (i32.const 16) "{data}"))"#,
+        packed = rules_abi::pack_output(16, output.len() as u32),
+    );
+    wat::parse_str(text).expect("test WAT is valid")
+}
