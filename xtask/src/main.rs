@@ -4,15 +4,47 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <demo | test | bench>
-  demo   build the example rules from source and run each on a login and a refresh event
-  test   the whole test suite: the workspace and the example rules' own unit tests
-  bench  rule-call latency, chain latency, throughput and compile times (release build)";
+const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench>
+  demo        build the example rules and start the server with the demo tenant on
+              http://127.0.0.1:8080/t/demo/ (data in target/demo-data); then run
+              demo/walkthrough.sh in another terminal
+  rules-demo  run each example rule on a login and a refresh event, without a server
+  test        the whole test suite: the workspace and the example rules' own unit tests
+  bench       rule-call and token-endpoint benchmarks (release build)";
+
+const DEMO_SERVER: &[&str] = &[
+    "run",
+    "--release",
+    "--locked",
+    "-p",
+    "oidc-server",
+    "--bin",
+    "claimsmith",
+    "--",
+    "--data",
+    "target/demo-data",
+    "--seed",
+    "demo/seed.toml",
+];
+
+const EXAMPLE_RULES: &[&str] = &[
+    "build",
+    "--release",
+    "--locked",
+    "--target",
+    "wasm32-unknown-unknown",
+    "--manifest-path",
+    "example-rules/Cargo.toml",
+];
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let steps: &[&[&str]] = match task.as_deref() {
-        Some("demo") => &[&[
+        Some("demo") => {
+            println!("{WALKTHROUGH}");
+            &[EXAMPLE_RULES, DEMO_SERVER]
+        }
+        Some("rules-demo") => &[&[
             "run",
             "--locked",
             "-p",
@@ -29,14 +61,24 @@ fn main() -> ExitCode {
                 "example-rules/Cargo.toml",
             ],
         ],
-        Some("bench") => &[&[
-            "bench",
-            "--locked",
-            "-p",
-            "claimsmith-tests",
-            "--bench",
-            "rules",
-        ]],
+        Some("bench") => &[
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "rules",
+            ],
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "token_load",
+            ],
+        ],
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -51,6 +93,17 @@ fn main() -> ExitCode {
     }
     ExitCode::SUCCESS
 }
+
+const WALKTHROUGH: &str =
+    "Starting Claimsmith with the demo tenant (demo/seed.toml) on http://127.0.0.1:8080/t/demo/.
+Once it says `listening`, run the walkthrough in another terminal:
+
+    demo/walkthrough.sh
+
+It shows, with curl: a password grant with offline_access and the claims the rules added, a
+refresh with rotation, a retry inside the overlap window, a reuse that revokes the family, a
+revocation, a rule refusing a blocked user's refresh, and discovery. Stop the server with Ctrl-C.
+";
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

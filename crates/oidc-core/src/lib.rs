@@ -6,6 +6,17 @@
 //! parameter (`now`) and randomness an [`Entropy`], so every decision is testable with fixed
 //! inputs. Nothing here knows HTTP, sled or wasmtime.
 
+// No panic is reachable from a request or an uploaded module.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod claims;
 mod error;
 pub mod grants;

@@ -5,6 +5,17 @@
 //! per-tenant caches (keys, rule chains), group commit before answering, and loading a seed
 //! file into the store.
 
+// No panic is reachable from a request or an uploaded module.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod cli;
 mod clock;
 mod durability;

@@ -6,6 +6,17 @@
 //! are sled transactions that check the family's version; [`SledStore::flush`] makes every
 //! write so far durable, and the server calls it before answering.
 
+// No panic is reachable from a request or an uploaded module.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 mod keys;
 mod records;
 

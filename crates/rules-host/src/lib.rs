@@ -23,6 +23,17 @@
 //! # Ok(()) }
 //! ```
 
+// No panic is reachable from a request or an uploaded module.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 mod call;
 mod chain;
 mod engine;

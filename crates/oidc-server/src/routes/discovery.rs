@@ -20,7 +20,8 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
             oidc_core::grants::CLIENT_CREDENTIALS,
             oidc_core::grants::REFRESH_TOKEN,
         ],
-        "response_types_supported": ["token"],
+        // No authorization endpoint yet, so no response type: the interactive flows come next.
+        "response_types_supported": [],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [tenant.tenant.signing_alg.as_str()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -1,0 +1,252 @@
+//! Load on the token endpoint: N virtual clients on loopback, each following its own rotating
+//! refresh-token chain, with 3 rules, rotation and durable (fsynced, group-committed) writes.
+//!
+//! `cargo xtask bench` (or `cargo bench -p claimsmith-tests --bench token_load`). Server and
+//! generator share this process and the machine's 2 cores, as the issue asks.
+//! `LOAD_CLIENTS` (default 32) and `LOAD_REQUESTS` (per client, default 300) change the size.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use claimsmith_tests::server::{Reply, TestServer};
+
+const SECRET: &str = "load-secret-0123456789-0123456789-abcdef";
+const API: &str = "https://api.load.test/";
+
+fn tenant(id: &str, alg: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+id = "{id}"
+issuer = "{{base}}/t/{id}/"
+signing_alg = "{alg}"
+rules_configuration = {{ SCOPES_BY_ROLE = '{{"admin": ["read:reports"]}}' }}
+[[tenant.api]]
+identifier = "{API}"
+name = "Load"
+scopes = ["read:reports", "write:reports"]
+allow_offline_access = true
+[[tenant.client]]
+client_id = "load"
+name = "Load"
+type = "confidential"
+auth_method = "client_secret_post"
+secret = "{SECRET}"
+grant_types = ["password", "refresh_token", "client_credentials"]
+metadata = {{ tier = "gold" }}
+api_grants = {{ "{API}" = ["read:reports"] }}
+refresh_token = {{ rotating = true, overlap_secs = 0, absolute_lifetime_secs = 2592000, idle_lifetime_secs = 1296000 }}
+[[tenant.user]]
+user_id = "auth0|load"
+email = "load@load.test"
+password = "load test password"
+roles = ["admin"]
+[[tenant.rule]]
+name = "add-roles"
+order = 1
+module = "rules/add-roles.wasm"
+[[tenant.rule]]
+name = "client-metadata-claims"
+order = 2
+module = "rules/client-metadata-claims.wasm"
+[[tenant.rule]]
+name = "scopes-by-role"
+order = 3
+module = "rules/scopes-by-role.wasm"
+"#
+    )
+}
+
+struct Figures {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+fn figures(mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    Figures {
+        rate: samples.len() as f64 / elapsed.as_secs_f64(),
+        p50: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+fn row(name: &str, clients: usize, f: &Figures) {
+    println!(
+        "| {name} | {clients} | {:.0} | {:.2} ms | {:.2} ms |",
+        f.rate,
+        f.p50.as_secs_f64() * 1e3,
+        f.p99.as_secs_f64() * 1e3
+    );
+}
+
+async fn token(server: &TestServer, tenant: &str, params: &[(&str, &str)]) -> (Reply, Duration) {
+    let started = Instant::now();
+    let reply = server.token(tenant, params).await;
+    (reply, started.elapsed())
+}
+
+async fn login(server: &TestServer, tenant: &str) -> (Reply, Duration) {
+    let params = [
+        ("grant_type", "password"),
+        ("client_id", "load"),
+        ("client_secret", SECRET),
+        ("username", "load@load.test"),
+        ("password", "load test password"),
+        ("audience", API),
+        ("scope", "openid offline_access read:reports"),
+    ];
+    token(server, tenant, &params).await
+}
+
+/// Each virtual client logs in once, then follows its own rotation chain.
+async fn refresh_load(
+    server: &Arc<TestServer>,
+    tenant: &'static str,
+    clients: usize,
+    per_client: usize,
+) -> Figures {
+    let mut chains = Vec::new();
+    for _ in 0..clients {
+        chains.push(login(server, tenant).await.0.field("refresh_token"));
+    }
+    let started = Instant::now();
+    let workers: Vec<_> = chains
+        .into_iter()
+        .map(|mut refresh_token| {
+            let server = Arc::clone(server);
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let params = [
+                        ("grant_type", "refresh_token"),
+                        ("client_id", "load"),
+                        ("client_secret", SECRET),
+                        ("refresh_token", refresh_token.as_str()),
+                    ];
+                    let (reply, took) = token(&server, tenant, &params).await;
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                    refresh_token = reply.field("refresh_token");
+                    samples.push(took);
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await.expect("worker"));
+    }
+    figures(samples, started.elapsed())
+}
+
+async fn simple_load(
+    server: &Arc<TestServer>,
+    tenant: &'static str,
+    clients: usize,
+    per_client: usize,
+    params: &'static [(&'static str, &'static str)],
+) -> Figures {
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let server = Arc::clone(server);
+            tokio::spawn(async move {
+                let mut samples = Vec::with_capacity(per_client);
+                for _ in 0..per_client {
+                    let (reply, took) = token(&server, tenant, params).await;
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                    samples.push(took);
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await.expect("worker"));
+    }
+    figures(samples, started.elapsed())
+}
+
+const PASSWORD: &[(&str, &str)] = &[
+    ("grant_type", "password"),
+    ("client_id", "load"),
+    ("client_secret", SECRET),
+    ("username", "load@load.test"),
+    ("password", "load test password"),
+    ("audience", API),
+    ("scope", "openid offline_access read:reports"),
+];
+const CLIENT_CREDENTIALS: &[(&str, &str)] = &[
+    ("grant_type", "client_credentials"),
+    ("client_id", "load"),
+    ("client_secret", SECRET),
+    ("audience", API),
+];
+
+/// Signing cost alone: the floor under every issuance (a refresh signs two tokens).
+fn signing_floor(alg: oidc_core::SigningAlg) -> Duration {
+    let key = oidc_core::keys::generate(alg, "k".into(), 0).expect("key");
+    let keys = oidc_core::TenantKeys::new(&[key], alg).expect("keys");
+    let claims = serde_json::json!({"iss": "https://x/", "sub": "auth0|load", "aud": API, "exp": 1, "scope": "openid"});
+    let rounds = 2_000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        keys.sign(&claims).expect("signs");
+    }
+    started.elapsed() / rounds
+}
+
+fn main() {
+    let clients: usize = std::env::var("LOAD_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(32);
+    let per_client: usize = std::env::var("LOAD_REQUESTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let seed = tenant("es", "ES256") + &tenant("rs", "RS256");
+        let server = Arc::new(TestServer::with_seed(&seed, &[]).await);
+        println!("| scenario | clients | req/s | p50 | p99 |");
+        println!("| --- | ---: | ---: | ---: | ---: |");
+        for (tenant, alg) in [("es", "ES256"), ("rs", "RS256")] {
+            // Warm up: compile paths, connection pool, pool slots.
+            let _ = refresh_load(&server, tenant, 4, 50).await;
+            let figures = refresh_load(&server, tenant, clients, per_client).await;
+            row(
+                &format!("refresh_token, {alg}, 3 rules, rotation, fsync"),
+                clients,
+                &figures,
+            );
+            let figures =
+                simple_load(&server, tenant, clients, per_client, CLIENT_CREDENTIALS).await;
+            row(&format!("client_credentials, {alg}"), clients, &figures);
+            let figures = simple_load(&server, tenant, 8, 10, PASSWORD).await;
+            row(
+                &format!("password (Argon2id), {alg}, 3 rules, fsync"),
+                8,
+                &figures,
+            );
+        }
+    });
+    println!();
+    for alg in [oidc_core::SigningAlg::ES256, oidc_core::SigningAlg::RS256] {
+        let sign = signing_floor(alg);
+        println!(
+            "signing floor {}: {:.1} µs per signature; a refresh signs 2 tokens, so 2 cores cap it at {:.0} req/s",
+            alg.as_str(),
+            sign.as_secs_f64() * 1e6,
+            2.0 / (2.0 * sign.as_secs_f64())
+        );
+    }
+}
