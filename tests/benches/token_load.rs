@@ -215,7 +215,13 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let seed = tenant("es", "ES256") + &tenant("rs", "RS256");
+        // `LOAD_ONLY=refresh` measures the ES256 refresh scenario alone (for profiling).
+        let only_refresh = std::env::var("LOAD_ONLY").is_ok_and(|only| only == "refresh");
+        let seed = if only_refresh {
+            tenant("es", "ES256")
+        } else {
+            tenant("es", "ES256") + &tenant("rs", "RS256")
+        };
         let server = Arc::new(TestServer::with_seed(&seed, &[]).await);
         println!("| scenario | clients | req/s | p50 | p99 |");
         println!("| --- | ---: | ---: | ---: | ---: |");
@@ -228,6 +234,9 @@ fn main() {
                 clients,
                 &figures,
             );
+            if only_refresh {
+                return;
+            }
             let figures =
                 simple_load(&server, tenant, clients, per_client, CLIENT_CREDENTIALS).await;
             row(&format!("client_credentials, {alg}"), clients, &figures);

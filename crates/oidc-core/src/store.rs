@@ -54,9 +54,10 @@ pub trait Store: Send + Sync {
         now: crate::UnixMillis,
     ) -> Result<(), StoreError>;
 
-    /// Replaces the family if its stored version is still `expected_version`, indexing
-    /// `new_token` at the family's generation and applying `update`, atomically. `Ok(false)`:
-    /// someone else wrote first; nothing was changed.
+    /// Replaces the family if its stored version is still `expected_version` (a
+    /// compare-and-swap; a revoked family is never replaced by a live one), then indexes
+    /// `new_token` at the family's generation and applies `update`. `Ok(false)`: someone else
+    /// wrote first; nothing was changed.
     fn refresh_replace(
         &self,
         tenant: &str,

@@ -39,6 +39,9 @@ struct Inner {
     commit: GroupCommit,
     limits: RuleLimits,
     tenants: RwLock<HashMap<String, Arc<TenantRuntime>>>,
+    /// Bounds the domain work running at once to the cores: dozens of blocking threads
+    /// contending for two cores cost more in context switches than they gain.
+    workers: tokio::sync::Semaphore,
 }
 
 /// The server's shared state. Cheap to clone.
@@ -70,6 +73,9 @@ impl AppState {
             commit,
             limits: RuleLimits::default(),
             tenants: RwLock::new(HashMap::new()),
+            workers: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            ),
         })))
     }
 
@@ -102,6 +108,23 @@ impl AppState {
 
     pub(crate) fn limits(&self) -> &RuleLimits {
         &self.0.limits
+    }
+
+    /// Runs synchronous domain work (rules, the store, signing) on a blocking thread, at most
+    /// one per core at a time.
+    pub(crate) async fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, oidc_core::OAuthError> {
+        let _permit = self
+            .0
+            .workers
+            .acquire()
+            .await
+            .map_err(|_| oidc_core::OAuthError::server_error())?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|_| oidc_core::OAuthError::server_error())
     }
 
     /// Waits until every write so far is durable.

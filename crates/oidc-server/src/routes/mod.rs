@@ -47,24 +47,25 @@ async fn with_token_context<T: Send + 'static>(
     work: impl FnOnce(&TokenContext<'_>) -> T + Send + 'static,
 ) -> Result<T, OAuthError> {
     let now = state.now();
-    let state = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let rules = TenantRules {
-            host: state.host(),
-            chain: &tenant.chain,
-            limits: state.limits(),
-        };
-        let ctx = TokenContext {
-            store: state.store().as_ref(),
-            rules: &rules,
-            keys: &tenant.keys,
-            sealer: state.sealer(),
-            tenant: &tenant.tenant,
-            userinfo_url: &tenant.paths.userinfo,
-            now,
-        };
-        work(&ctx)
-    })
-    .await
-    .map_err(|_| OAuthError::server_error())
+    let worker = state.clone();
+    state
+        .run_blocking(move || {
+            let state = worker;
+            let rules = TenantRules {
+                host: state.host(),
+                chain: &tenant.chain,
+                limits: state.limits(),
+            };
+            let ctx = TokenContext {
+                store: state.store().as_ref(),
+                rules: &rules,
+                keys: &tenant.keys,
+                sealer: state.sealer(),
+                tenant: &tenant.tenant,
+                userinfo_url: &tenant.paths.userinfo,
+                now,
+            };
+            work(&ctx)
+        })
+        .await
 }

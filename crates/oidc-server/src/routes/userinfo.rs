@@ -28,17 +28,17 @@ pub(crate) async fn userinfo(
         .to_owned();
     let now = state.now();
     let worker = state.clone();
-    let claims = tokio::task::spawn_blocking(move || {
-        oidc_core::userinfo(
-            worker.store().as_ref(),
-            &tenant.keys,
-            &tenant.tenant,
-            &tenant.paths.userinfo,
-            &bearer,
-            now,
-        )
-    })
-    .await
-    .map_err(|_| OAuthError::server_error())??;
+    let claims = state
+        .run_blocking(move || {
+            oidc_core::userinfo(
+                worker.store().as_ref(),
+                &tenant.keys,
+                &tenant.tenant,
+                &tenant.paths.userinfo,
+                &bearer,
+                now,
+            )
+        })
+        .await??;
     Ok(Json(claims))
 }
