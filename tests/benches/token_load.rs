@@ -3,9 +3,15 @@
 //!
 //! `cargo xtask bench` (or `cargo bench -p claimsmith-tests --bench token_load`). Server and
 //! generator share this process and the machine's 2 cores, as the issue asks.
-//! `LOAD_CLIENTS` (default 32) and `LOAD_REQUESTS` (per client, default 300) change the size.
+//! `LOAD_CLIENTS` (default 32) and `LOAD_REQUESTS` (per client, default 300) change the size;
+//! `LOAD_RULES` (0 to 3) how many rules run; `LOAD_ONLY=refresh` runs the ES256 refresh alone.
 
 use std::sync::Arc;
+
+/// The allocator the `claimsmith` binary uses, so the in-process server behaves like it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use claimsmith_tests::server::{Reply, TestServer};
@@ -41,20 +47,22 @@ user_id = "auth0|load"
 email = "load@load.test"
 password = "load test password"
 roles = ["admin"]
-[[tenant.rule]]
-name = "add-roles"
-order = 1
-module = "rules/add-roles.wasm"
-[[tenant.rule]]
-name = "client-metadata-claims"
-order = 2
-module = "rules/client-metadata-claims.wasm"
-[[tenant.rule]]
-name = "scopes-by-role"
-order = 3
-module = "rules/scopes-by-role.wasm"
 "#
-    )
+    ) + &rules()
+}
+
+/// The 3 rules of every scenario; `LOAD_RULES=N` keeps the first N, to see what rules cost.
+fn rules() -> String {
+    let count: usize = std::env::var("LOAD_RULES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    ["add-roles", "client-metadata-claims", "scopes-by-role"]
+        .iter()
+        .take(count)
+        .enumerate()
+        .map(|(order, name)| format!("[[tenant.rule]]\nname = \"{name}\"\norder = {order}\nmodule = \"rules/{name}.wasm\"\n"))
+        .collect()
 }
 
 struct Figures {
