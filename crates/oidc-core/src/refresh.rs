@@ -125,9 +125,7 @@ impl RefreshFamily {
         let mut next = self.clone();
         next.last_exchanged_at = Some(now);
         next.idle_expires_at = self.idle_lifetime_ms.map(|ms| now.saturating_add(ms));
-        let (expires_at, idle_expires_at) = shorten;
-        next.expires_at = earliest(next.expires_at, expires_at);
-        next.idle_expires_at = earliest(next.idle_expires_at, idle_expires_at);
+        next.shorten(shorten.0, shorten.1);
         if rotate {
             next.generation += 1;
             next.rotated_at = now;
@@ -138,6 +136,12 @@ impl RefreshFamily {
         }
         next.version += 1;
         next
+    }
+
+    /// Applies lifetimes a rule asked for; they can only come earlier, never later.
+    pub fn shorten(&mut self, expires_at: Option<UnixMillis>, idle_expires_at: Option<UnixMillis>) {
+        self.expires_at = earliest(self.expires_at, expires_at);
+        self.idle_expires_at = earliest(self.idle_expires_at, idle_expires_at);
     }
 
     /// The family, revoked.

@@ -224,6 +224,13 @@ impl Seed {
         {
             return Err(invalid("the id must be letters, digits, '-' or '_'".into()));
         }
+        let max_rules = RuleLimits::default().rules_per_chain;
+        if seed.rules.len() > max_rules {
+            return Err(invalid(format!(
+                "{} rules; a tenant may have at most {max_rules}",
+                seed.rules.len()
+            )));
+        }
         let mut rules = Vec::new();
         for rule in &seed.rules {
             let path = self.base.join(&rule.module);
@@ -363,4 +370,65 @@ fn user_record(seed: &SeedUser, now: UnixMillis) -> Result<User, String> {
         created_at: now,
         updated_at: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(text: &str) -> Result<SledStore, SeedError> {
+        let mut seed: Seed = toml::from_str(text).map_err(|source| SeedError::Parse {
+            path: "t".into(),
+            source: Box::new(source),
+        })?;
+        seed.base = std::env::temp_dir();
+        let store = SledStore::temporary().unwrap();
+        let host = RuleHost::new(rules_host::HostConfig {
+            pool_slots: 1,
+            ..Default::default()
+        })
+        .unwrap();
+        seed.apply(&store, &host, 1).map(|()| store)
+    }
+
+    const TENANT: &str =
+        "[[tenant]]\nid = \"t\"\nissuer = \"https://t.test/\"\nsigning_alg = \"ES256\"\n";
+
+    #[test]
+    fn a_valid_seed_creates_the_tenant_and_one_key_that_stays() {
+        let store = apply(TENANT).unwrap();
+        assert_eq!(
+            store.tenant("t").unwrap().unwrap().issuer,
+            "https://t.test/"
+        );
+        assert_eq!(store.keys("t").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bad_seeds_say_what_to_fix() {
+        let error = |text: &str| apply(text).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error(&TENANT.replace("https://t.test/", "https://t.test"))
+                .contains("must be an http(s) URL ending in '/'")
+        );
+        assert!(error(&TENANT.replace("id = \"t\"", "id = \"t/x\"")).contains("letters, digits"));
+        let short_secret = format!(
+            "{TENANT}[[tenant.client]]\nclient_id = \"c\"\nname = \"C\"\ntype = \"confidential\"\nauth_method = \"client_secret_post\"\nsecret = \"short\"\ngrant_types = []\n"
+        );
+        assert!(error(&short_secret).contains("at least 32 characters"));
+        let rules: String = (0..21)
+            .map(|i| {
+                format!("[[tenant.rule]]\nname = \"r{i}\"\norder = {i}\nmodule = \"r.wasm\"\n")
+            })
+            .collect();
+        assert!(error(&format!("{TENANT}{rules}")).contains("at most 20"));
+        let missing = format!(
+            "{TENANT}[[tenant.rule]]\nname = \"r\"\norder = 1\nmodule = \"no-such-module.wasm\"\n"
+        );
+        assert!(error(&missing).contains("rule r: cannot read"));
+        assert!(
+            error("[[tenant]]\nid = \"t\"\nissuer = \"https://t.test/\"\nsurprise = 1\n")
+                .contains("unknown field")
+        );
+    }
 }

@@ -116,6 +116,21 @@ pub fn exchange(
     }
 }
 
+/// Authenticates the client and checks it may use `grant_type`, with Auth0's message.
+pub(crate) fn authenticate_for(
+    ctx: &TokenContext<'_>,
+    credentials: &ClientCredentials,
+    grant_type: &str,
+) -> Result<Client, OAuthError> {
+    let client = authenticate_client(ctx, credentials)?;
+    if !client.allows_grant(grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "Grant type '{grant_type}' not allowed for the client."
+        )));
+    }
+    Ok(client)
+}
+
 /// Authenticates the client: the method it used must be the one registered, and a secret is
 /// compared in constant time against its stored hash. Every failure looks the same.
 pub fn authenticate_client(

@@ -4,7 +4,7 @@ use rules_abi::Protocol;
 
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
-use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_client};
+use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
 use crate::model::{Api, Client, ClientType};
 use crate::refresh::{MAX_LIVE_PER_USER_AND_CLIENT, RefreshFamily};
 use crate::scope;
@@ -19,12 +19,7 @@ pub(super) fn grant(
     request: &TokenRequest,
     entropy: &mut dyn Entropy,
 ) -> Result<Issued, OAuthError> {
-    let client = authenticate_client(ctx, &request.credentials)?;
-    if !client.allows_grant(PASSWORD) {
-        return Err(OAuthError::unauthorized_client(
-            "Grant type 'password' not allowed for the client.",
-        ));
-    }
+    let client = authenticate_for(ctx, &request.credentials, PASSWORD)?;
     let username = request.required("username")?;
     let password = Secret::new(request.required("password")?);
     let api = super::client_credentials::requested_api(ctx, request)?;
@@ -75,8 +70,7 @@ pub(super) fn grant(
             &client.refresh_token,
             ctx.now,
         );
-        family.expires_at = earliest(family.expires_at, applied.refresh_expires_at);
-        family.idle_expires_at = earliest(family.idle_expires_at, applied.refresh_idle_expires_at);
+        family.shorten(applied.refresh_expires_at, applied.refresh_idle_expires_at);
         let response = issue::mint(ctx, &grant, &applied, Some(token.expose().to_owned()))?;
         ctx.store.refresh_create(
             &ctx.tenant.id,
@@ -106,13 +100,6 @@ pub(super) fn grant(
         response,
         wrote: true,
     })
-}
-
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
 }
 
 /// Refresh tokens need the grant on the client, offline access on the API, and for browser

@@ -5,7 +5,7 @@ use rules_abi::Protocol;
 
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
-use crate::grants::{REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_client};
+use crate::grants::{REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
 use crate::refresh::{Exchange, RefreshFamily};
 use crate::scope;
 use crate::secret::{self, Entropy, Secret};
@@ -19,12 +19,7 @@ pub(super) fn grant(
     request: &TokenRequest,
     entropy: &mut dyn Entropy,
 ) -> Result<Issued, OAuthError> {
-    let client = authenticate_client(ctx, &request.credentials)?;
-    if !client.allows_grant(REFRESH_TOKEN) {
-        return Err(OAuthError::unauthorized_client(
-            "Grant type 'refresh_token' not allowed for the client.",
-        ));
-    }
+    let client = authenticate_for(ctx, &request.credentials, REFRESH_TOKEN)?;
     let presented = Secret::new(request.required("refresh_token")?);
     let hash = presented.hash();
     let tenant = &ctx.tenant.id;
