@@ -10,6 +10,15 @@ use serde_json::Value;
 
 use crate::Protocol;
 
+// Defaults are left out of the wire: a rule parses less, and reads the same values back.
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
 /// A set of token claims: name to any JSON value.
 pub type Claims = serde_json::Map<String, Value>;
 
@@ -23,6 +32,7 @@ pub struct RuleInput {
     pub context: Context,
     /// The tenant's rule configuration (Auth0's `configuration` global): secrets and settings
     /// shared by all rules of the tenant, so none of them is compiled into a module.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub configuration: BTreeMap<String, String>,
     /// The host's clock in milliseconds since the Unix epoch. Rules have no clock import, so a
     /// rule run is reproducible from its input.
@@ -39,6 +49,7 @@ pub struct User {
     pub user_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
     pub email_verified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
@@ -54,6 +65,7 @@ pub struct User {
     pub picture: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
     pub phone_verified: bool,
     /// RFC 3339 timestamps, as Auth0 sends them.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,11 +76,15 @@ pub struct User {
     pub last_login: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_ip: Option<String>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub logins_count: u64,
+    #[serde(skip_serializing_if = "is_false")]
     pub blocked: bool,
     /// Data the user cannot change (roles, plan, flags). Always an object, as in Actions.
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub app_metadata: Claims,
     /// Data the user may change (preferences).
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub user_metadata: Claims,
 }
 
@@ -84,6 +100,7 @@ pub struct Context {
     pub client_id: String,
     pub client_name: String,
     /// The client's `client_metadata`: string keys to string values.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub client_metadata: BTreeMap<String, String>,
     /// The connection the user authenticated with, e.g. `Username-Password-Authentication`.
     pub connection: String,
@@ -102,8 +119,10 @@ pub struct Context {
     /// The access-token scope as it stands, after any change by an earlier rule.
     pub scope: Vec<String>,
     /// Custom ID-token claims set by earlier rules in this chain.
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub id_token: Claims,
     /// Custom access-token claims set by earlier rules in this chain.
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub access_token: Claims,
     /// The refresh token being exchanged. Present only when `protocol` is
     /// `oauth2-refresh-token`.
@@ -122,7 +141,9 @@ pub struct Request {
     pub user_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub query: Claims,
+    #[serde(skip_serializing_if = "Claims::is_empty")]
     pub body: Claims,
 }
 

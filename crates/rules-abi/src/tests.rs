@@ -68,15 +68,12 @@ fn input_wire_format() {
                 "user_id": "auth0|alice",
                 "email": "alice@example.com",
                 "email_verified": true,
-                "phone_verified": false,
                 "logins_count": 3,
-                "blocked": false,
                 "app_metadata": {
                   "roles": [
                     "admin"
                   ]
-                },
-                "user_metadata": {}
+                }
               },
               "context": {
                 "tenant": "acme",
@@ -90,7 +87,6 @@ fn input_wire_format() {
                 "connectionStrategy": "auth0",
                 "request": {
                   "ip": "10.1.2.3",
-                  "query": {},
                   "body": {
                     "grant_type": "refresh_token"
                   }
@@ -108,7 +104,6 @@ fn input_wire_format() {
                   "openid",
                   "offline_access"
                 ],
-                "idToken": {},
                 "accessToken": {
                   "https://acme.test/tier": "gold"
                 },
