@@ -162,3 +162,24 @@ async fn json_bodies_work_like_forms() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
+
+#[tokio::test]
+async fn at_most_200_live_refresh_tokens_per_user_and_client_oldest_evicted() {
+    let server = TestServer::start().await;
+    let spa = [("client_id", "spa")];
+    let mut tokens = Vec::new();
+    for _ in 0..201 {
+        let reply = login(&server, &spa, OFFLINE).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        tokens.push(reply.field("refresh_token"));
+        // Families are ordered by creation time; give each its own.
+        server.clock.advance_secs(1);
+    }
+    assert_eq!(
+        refresh(&server, &spa, &tokens[0]).await.status,
+        403,
+        "the oldest was evicted"
+    );
+    assert_eq!(refresh(&server, &spa, &tokens[1]).await.status, 200);
+    assert_eq!(refresh(&server, &spa, &tokens[200]).await.status, 200);
+}
