@@ -24,6 +24,12 @@ pub(crate) async fn token(
     let body = form::read_body(body).await?;
     let mut params = form::params(&headers, &body)?;
     let credentials = form::credentials(&headers, &mut params)?;
+    // Of the failures, only a refresh exchange writes (revoking a family on reuse or at a
+    // rule's request); other failures, such as a wrong password, must not cost an fsync
+    // each, or guessing passwords would also load the disk.
+    let failure_may_write = params
+        .get("grant_type")
+        .is_some_and(|grant| grant == oidc_core::grants::REFRESH_TOKEN);
     let request = TokenRequest {
         params,
         credentials,
@@ -34,8 +40,12 @@ pub(crate) async fn token(
     })
     .await?;
     // Whatever was written (a new token, a rotation, a revocation after reuse) is on disk
-    // before the client hears about it. Only a write-free success skips the wait.
-    if !matches!(&result, Ok(issued) if !issued.wrote) {
+    // before the client hears about it.
+    let wrote = match &result {
+        Ok(issued) => issued.wrote,
+        Err(_) => failure_may_write,
+    };
+    if wrote {
         state
             .commit()
             .await
