@@ -90,6 +90,15 @@ fn row(name: &str, clients: usize, f: &Figures) {
     );
 }
 
+/// Waits for every virtual client and turns their latencies into figures.
+async fn gather(workers: Vec<tokio::task::JoinHandle<Vec<Duration>>>, started: Instant) -> Figures {
+    let mut samples = Vec::new();
+    for worker in workers {
+        samples.extend(worker.await.expect("worker"));
+    }
+    figures(samples, started.elapsed())
+}
+
 async fn token(server: &TestServer, tenant: &str, params: &[(&str, &str)]) -> (Reply, Duration) {
     let started = Instant::now();
     let reply = server.token(tenant, params).await;
@@ -143,11 +152,7 @@ async fn refresh_load(
             })
         })
         .collect();
-    let mut samples = Vec::new();
-    for worker in workers {
-        samples.extend(worker.await.expect("worker"));
-    }
-    figures(samples, started.elapsed())
+    gather(workers, started).await
 }
 
 async fn simple_load(
@@ -172,11 +177,7 @@ async fn simple_load(
             })
         })
         .collect();
-    let mut samples = Vec::new();
-    for worker in workers {
-        samples.extend(worker.await.expect("worker"));
-    }
-    figures(samples, started.elapsed())
+    gather(workers, started).await
 }
 
 const PASSWORD: &[(&str, &str)] = &[

@@ -157,15 +157,6 @@ impl AppState {
         )))
     }
 
-    /// Forgets cached tenants, so the next request reloads them (after a seed is applied).
-    pub fn reload_tenants(&self) {
-        self.0
-            .tenants
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
     fn load(&self, tenant: Tenant) -> Result<TenantRuntime, StateError> {
         let failed = |reason: String| StateError::Tenant {
             tenant: tenant.id.clone(),

@@ -3,8 +3,9 @@
 //!
 //! Every record is JSON in a tree of its own, keyed by tenant first, so one tenant's data can
 //! never be read through another's key. Writes that must not race (refresh-token rotation)
-//! are sled transactions that check the family's version; [`SledStore::flush`] makes every
-//! write so far durable, and the server calls it before answering.
+//! are a compare-and-swap on the family record after checking its version;
+//! [`SledStore::flush`] makes every write so far durable, and the server calls it before
+//! answering.
 
 // No panic is reachable from a request or an uploaded module.
 #![cfg_attr(
