@@ -4,6 +4,7 @@
 use claimsmith_tests::server::{TestServer, claims};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation};
+use oidc_server::Clock;
 use serde_json::json;
 
 use super::*;
@@ -60,12 +61,21 @@ async fn access_tokens_verify_against_the_published_jwks() {
     let mut validation = Validation::new(jsonwebtoken::Algorithm::ES256);
     validation.set_audience(&[API]);
     validation.set_issuer(&[server.issuer("acme")]);
+    // The server runs on the test's clock, not the wall clock: jsonwebtoken would judge `exp`
+    // by today's date, so expiry is checked against the server's own `now` instead.
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
     let decoded = jsonwebtoken::decode::<serde_json::Value>(
         &token,
         &DecodingKey::from_jwk(jwk).unwrap(),
         &validation,
-    );
-    assert_eq!(decoded.unwrap().claims["sub"], "auth0|alice");
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(decoded["sub"], "auth0|alice");
+    let now_secs = Clock::now(&*server.clock) / 1000;
+    assert_eq!(decoded["iat"], now_secs);
+    assert_eq!(decoded["exp"], now_secs + 3600, "valid for the API's hour");
     let other: JwkSet = serde_json::from_value(
         server
             .send(
