@@ -94,7 +94,9 @@ impl AccessTokenApi<'_> {
         &self.api.scope
     }
 
-    /// Adds a scope if it is not there yet.
+    /// Adds a scope if it is not there yet. The host keeps it if the token's API defines it
+    /// (or it was granted) and drops anything else: a rule cannot widen a token beyond its
+    /// audience. The scope changes the access token only, never the ID or refresh token.
     pub fn add_scope(&mut self, scope: impl Into<String>) {
         let scope = scope.into();
         if !self.api.scope.contains(&scope) {

@@ -128,7 +128,10 @@ fn profile_scope(name: &str) -> Option<&'static str> {
     }
 }
 
+/// Schemes and hosts are case-insensitive (RFC 3986 §3.1, §3.2.2), and so are URN namespace
+/// identifiers (RFC 8141 §3.1): `HTTPS://X.AUTH0.COM/` and `URN:AUTH0:` are reserved too.
 fn reserved_namespace(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
     if name.starts_with("urn:auth0") {
         return true;
     }
@@ -138,14 +141,15 @@ fn reserved_namespace(name: &str) -> bool {
     else {
         return false;
     };
-    let host = rest
-        .split(['/', ':', '?', '#'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    RESERVED_HOSTS
-        .iter()
-        .any(|reserved| host == *reserved || host.ends_with(&format!(".{reserved}")))
+    // The host follows any `userinfo@`; both sides are checked, so neither
+    // `https://auth0.com@x/` nor `https://x@y.auth0.com/` slips through.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.split('@').any(|part| {
+        let host = part.split(':').next().unwrap_or_default();
+        RESERVED_HOSTS
+            .iter()
+            .any(|reserved| host == *reserved || host.ends_with(&format!(".{reserved}")))
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +188,26 @@ mod tests {
                 "scope"
             ]
         );
+    }
+
+    #[test]
+    fn reserved_namespaces_match_in_any_case() {
+        for name in [
+            "HTTPS://x.auth0.com/roles",
+            "https://X.AUTH0.COM/roles",
+            "Http://Webtask.Run/x",
+            "URN:AUTH0:thing",
+            "urn:Auth0:thing",
+            "https://user@tenant.auth0.com/x",
+        ] {
+            let claims: Claims = serde_json::from_value(json!({ name: 1 })).unwrap();
+            assert!(
+                filter(&claims, TokenKind::Access, &[]).unwrap().is_empty(),
+                "{name} is reserved"
+            );
+        }
+        let kept: Claims = serde_json::from_value(json!({"HTTPS://Example.com/roles": 1})).unwrap();
+        assert_eq!(filter(&kept, TokenKind::Access, &[]).unwrap().len(), 1);
     }
 
     #[test]

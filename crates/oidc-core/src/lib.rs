@@ -20,6 +20,7 @@
 pub mod claims;
 mod error;
 pub mod grants;
+pub mod ids;
 pub mod keys;
 pub mod mint;
 mod model;

@@ -8,6 +8,7 @@ use rules_abi::{DenyError, Protocol, RuleInput, RuleOutcome};
 use crate::claims::{self, TokenKind};
 use crate::error::OAuthError;
 use crate::model::{Client, MetadataUpdate, Tenant, UnixMillis, User};
+use crate::scope;
 
 /// Runs a tenant's rule chain. The server implements it over `rules-host`.
 pub trait RuleRunner: Send + Sync {
@@ -111,7 +112,9 @@ pub fn event(parts: EventParts<'_>) -> RuleInput {
 pub struct Applied {
     pub id_claims: rules_abi::Claims,
     pub access_claims: rules_abi::Claims,
-    pub scope: Vec<String>,
+    /// The access token's scope: the granted scope as the rules left it. It changes the access
+    /// token only; the ID token and the refresh token follow the granted scope.
+    pub access_scope: Vec<String>,
     pub metadata: MetadataUpdate,
     pub refresh_expires_at: Option<UnixMillis>,
     pub refresh_idle_expires_at: Option<UnixMillis>,
@@ -125,12 +128,14 @@ pub struct Refusal {
 }
 
 /// Runs the chain and turns its outcome into the issuance's claims, scope and metadata, or a
-/// refusal. `scope` is the scope before rules; a rule may only narrow it to granted scopes.
+/// refusal. `granted` is the scope before rules; `api_scopes` the scopes the audience's API
+/// defines, which a rule may add (Auth0's `accessToken.scope`, Actions' `addScope`).
 pub fn apply(
     runner: &dyn RuleRunner,
     tenant: &Tenant,
     input: &RuleInput,
-    scope: &[String],
+    granted: &[String],
+    api_scopes: &[String],
 ) -> Result<Applied, Refusal> {
     let refuse = |error| Refusal {
         error,
@@ -139,6 +144,8 @@ pub fn apply(
     let outcome = runner
         .run(tenant, input)
         .map_err(|e| refuse(OAuthError::access_denied(e.description)))?;
+    // A revocation is acted on only where a refresh token is being exchanged; elsewhere the
+    // chain ignored it too and ran every rule after it (see `rules_host::chain`).
     if let Some(revoke) = outcome.revoke_refresh_token
         && input.context.protocol == Protocol::OAuth2RefreshToken
     {
@@ -158,14 +165,9 @@ pub fn apply(
             "Redirection is not available on /oauth/token endpoint.",
         )));
     }
-    // A rule's scope override may narrow the grant; it can never add a scope not granted.
-    let scope: Vec<String> = match outcome.access_token_scope {
-        Some(wanted) => scope
-            .iter()
-            .filter(|s| wanted.contains(s))
-            .cloned()
-            .collect(),
-        None => scope.to_vec(),
+    let access_scope = match outcome.access_token_scope {
+        Some(wanted) => rule_scope(&wanted, granted, api_scopes),
+        None => granted.to_vec(),
     };
     let too_big = |bytes: usize| {
         refuse(OAuthError::access_denied(format!(
@@ -173,13 +175,13 @@ pub fn apply(
             claims::MAX_CUSTOM_CLAIM_BYTES
         )))
     };
-    let id_claims = claims::filter(&outcome.id_token, TokenKind::Id, &scope).map_err(too_big)?;
+    let id_claims = claims::filter(&outcome.id_token, TokenKind::Id, granted).map_err(too_big)?;
     let access_claims =
-        claims::filter(&outcome.access_token, TokenKind::Access, &scope).map_err(too_big)?;
+        claims::filter(&outcome.access_token, TokenKind::Access, &access_scope).map_err(too_big)?;
     Ok(Applied {
         id_claims,
         access_claims,
-        scope,
+        access_scope,
         metadata: MetadataUpdate {
             app_metadata: outcome.app_metadata,
             user_metadata: outcome.user_metadata,
@@ -187,4 +189,18 @@ pub fn apply(
         refresh_expires_at: outcome.refresh_token_expires_at,
         refresh_idle_expires_at: outcome.refresh_token_idle_expires_at,
     })
+}
+
+/// The access-token scope a rule asked for, kept to what it may have: any granted scope, and
+/// any scope the audience's API defines. An OpenID scope that was not granted, or a scope of
+/// no API, is dropped: a rule can never widen a token beyond its audience.
+fn rule_scope(wanted: &[String], granted: &[String], api_scopes: &[String]) -> Vec<String> {
+    let mut scope = Vec::new();
+    for name in wanted {
+        let allowed = scope::contains(granted, name) || scope::contains(api_scopes, name);
+        if allowed && !scope::contains(&scope, name) {
+            scope.push(name.clone());
+        }
+    }
+    scope
 }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use rules_abi::{RuleInput, RuleOutcome};
+use rules_abi::{Protocol, RuleInput, RuleOutcome};
 
 use crate::call::{CallReport, call_rule};
 use crate::{ChainError, LoadedRule, RuleError, RuleFailure, RuleHost, RuleLimits};
@@ -131,7 +131,7 @@ impl RuleHost {
 }
 
 /// Folds one rule's outcome into the chain's and into the next rule's input. Returns whether
-/// the chain stops here (a deny or a refresh-token revocation).
+/// the chain stops here (a deny, or a refresh-token revocation while one is exchanged).
 fn absorb(chain: &mut RuleOutcome, input: &mut RuleInput, outcome: RuleOutcome) -> bool {
     for (name, value) in outcome.id_token {
         input.context.id_token.insert(name.clone(), value.clone());
@@ -168,9 +168,15 @@ fn absorb(chain: &mut RuleOutcome, input: &mut RuleInput, outcome: RuleOutcome) 
         chain.refresh_token_idle_expires_at,
         outcome.refresh_token_idle_expires_at,
     );
-    let stop = outcome.deny.is_some() || outcome.revoke_refresh_token.is_some();
+    // A revocation means something only where a refresh token is being exchanged. Anywhere
+    // else it is ignored and the chain goes on: stopping here would skip every later rule (a
+    // deny, an allow-list) and then issue, which is failing open.
+    let revoke = outcome
+        .revoke_refresh_token
+        .filter(|_| input.context.protocol == Protocol::OAuth2RefreshToken);
+    let stop = outcome.deny.is_some() || revoke.is_some();
     chain.deny = outcome.deny;
-    chain.revoke_refresh_token = outcome.revoke_refresh_token;
+    chain.revoke_refresh_token = revoke;
     stop
 }
 

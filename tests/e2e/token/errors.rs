@@ -153,15 +153,34 @@ async fn client_authentication_failures() {
         failed,
         "a confidential client must authenticate"
     );
-    let wrong_method = checked(
+    let public_with_secret = checked(
         &server,
-        form_post(&server, login(&[])).basic_auth("web", Some(WEB[1].1)),
+        form_post(&server, login(&[])).basic_auth("spa", Some(WEB[1].1)),
     )
     .await;
     assert_eq!(
-        wrong_method.error(),
+        public_with_secret.error(),
         failed,
-        "web is registered for client_secret_post"
+        "a public client has no secret to send"
+    );
+    let basic_without_secret = checked(
+        &server,
+        form_post(&server, login(&[])).basic_auth("web", Some("")),
+    )
+    .await;
+    assert_eq!(basic_without_secret.error(), failed);
+    let nul = checked(
+        &server,
+        form_post(&server, login(&[("client_id", "we\0b")])),
+    )
+    .await;
+    assert_eq!(
+        nul.error(),
+        (
+            400,
+            "invalid_request",
+            "The client_id contains a control character."
+        )
     );
     let malformed = checked(
         &server,

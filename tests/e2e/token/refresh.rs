@@ -334,3 +334,44 @@ async fn public_spa_clients_refresh_without_a_secret() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_ne!(reply.field("refresh_token"), token);
 }
+
+/// RFC 6749 §2.3.1: a server MUST accept HTTP Basic from any client issued a secret. authlib's
+/// `revoke_token` sends Basic whatever the client registered; `web` registered
+/// `client_secret_post`, and both methods work at both endpoints.
+#[tokio::test]
+async fn confidential_clients_may_send_their_secret_by_basic_or_in_the_body() {
+    let server = TestServer::start().await;
+    let token = login(&server, &WEB, OFFLINE).await.field("refresh_token");
+    let basic = server
+        .send(
+            server
+                .http
+                .post(server.url("acme", "oauth/token"))
+                .basic_auth("web", Some(WEB[1].1))
+                .form(&[("grant_type", "refresh_token"), ("refresh_token", &token)]),
+        )
+        .await;
+    assert_eq!(basic.status, 200, "{}", basic.body);
+    let rotated = basic.field("refresh_token");
+    let revoked = server
+        .send(
+            server
+                .http
+                .post(server.url("acme", "oauth/revoke"))
+                .basic_auth("web", Some(WEB[1].1))
+                .form(&[("token", &rotated)]),
+        )
+        .await;
+    assert_eq!(revoked.status, 200);
+    assert_eq!(
+        refresh(&server, &WEB, &rotated).await.error(),
+        (403, "invalid_grant", "Unknown or invalid refresh token."),
+        "the Basic revocation took effect"
+    );
+    // `strict` registered Basic; its secret in the body works as well.
+    let strict = [
+        ("client_id", "strict"),
+        ("client_secret", "strict-secret-0123456789-0123456789-abc"),
+    ];
+    assert_eq!(login(&server, &strict, OFFLINE).await.status, 200);
+}

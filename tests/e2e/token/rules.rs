@@ -20,7 +20,7 @@ signing_alg = "EdDSA"
 [[tenant.api]]
 identifier = "https://api.acme.test/"
 name = "Reports"
-scopes = ["read:reports"]
+scopes = ["read:reports", "write:reports"]
 allow_offline_access = true
 [[tenant.client]]
 client_id = "web"
@@ -64,6 +64,11 @@ async fn lab_server() -> TestServer {
             "blocked",
             &[("deny-blocked-on-refresh", "deny-blocked-on-refresh")],
         ),
+        lab(
+            "revoke-then-gate",
+            &[("revoke", "revoke"), ("unauthorized", "unauthorized")],
+        ),
+        lab("scoper", &[("scoper", "scoper")]),
     ]
     .concat();
     let modules = [
@@ -79,6 +84,13 @@ async fn lab_server() -> TestServer {
             wat_rule("", r#"{"appMetadata":{"terms_seen":true}}"#),
         ),
         ("looping", wat_rule("(loop $l (br $l))", "{}")),
+        (
+            "scoper",
+            wat_rule(
+                "",
+                r#"{"accessTokenScope":["read:reports","write:reports","delete:everything","profile"]}"#,
+            ),
+        ),
         (
             "revoke",
             wat_rule(
@@ -203,6 +215,59 @@ async fn a_rule_can_revoke_the_refresh_token_being_exchanged() {
         server.token("revoker", &params).await.error(),
         (403, "invalid_grant", "Unknown or invalid refresh token.")
     );
+}
+
+/// A revocation request outside a refresh exchange used to stop the chain, so a deny after
+/// it never ran and tokens were issued (fail open).
+#[tokio::test]
+async fn a_revoke_request_on_a_login_skips_no_later_rule() {
+    let server = lab_server().await;
+    assert_eq!(
+        lab_login(
+            &server,
+            "revoke-then-gate",
+            ALICE_LOGIN,
+            "openid offline_access"
+        )
+        .await
+        .error(),
+        (401, "unauthorized", "[00042] Not today.")
+    );
+}
+
+/// A rule may add scopes the audience's API defines, never others; its scope changes the
+/// access token only, so the ID token and the refresh token still follow the granted scope.
+#[tokio::test]
+async fn rules_add_api_scopes_to_the_access_token_only() {
+    let server = lab_server().await;
+    let reply = lab_login(
+        &server,
+        "scoper",
+        ALICE_LOGIN,
+        "openid offline_access read:reports",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["scope"], "read:reports write:reports");
+    let access = claims(&reply.field("access_token"));
+    assert_eq!(access["scope"], "read:reports write:reports");
+    assert_eq!(
+        access["aud"], API,
+        "without openid in its scope the access token is not for /userinfo"
+    );
+    assert_eq!(claims(&reply.field("id_token"))["sub"], "auth0|alice");
+    let mut params = vec![
+        ("grant_type", "refresh_token"),
+        (
+            "refresh_token",
+            reply.body["refresh_token"].as_str().unwrap(),
+        ),
+    ];
+    params.extend_from_slice(&WEB);
+    let refreshed = server.token("scoper", &params).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    assert_eq!(refreshed.body["scope"], "read:reports write:reports");
+    assert!(refreshed.body["id_token"].is_string());
 }
 
 #[tokio::test]

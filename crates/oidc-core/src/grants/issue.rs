@@ -53,7 +53,8 @@ pub(crate) fn run_rules(
         now: ctx.now,
         seed,
     });
-    rules::apply(ctx.rules, ctx.tenant, &input, &grant.scope)
+    let api_scopes = grant.api.map_or(&[][..], |api| api.scopes.as_slice());
+    rules::apply(ctx.rules, ctx.tenant, &input, &grant.scope, api_scopes)
 }
 
 /// Signs the access token and, when `openid` is granted, the ID token.
@@ -74,14 +75,16 @@ pub(crate) fn mint(
             subject: &grant.user.user_id,
             audience: grant.api.map(|api| api.identifier.as_str()),
             userinfo_url: ctx.userinfo_url,
-            scope: &applied.scope,
+            scope: &applied.access_scope,
             grant_type: grant.grant_type,
             lifetime_secs,
             custom: &applied.access_claims,
             now: ctx.now,
         },
     )?;
-    let id_token = if scope::contains(&applied.scope, "openid") {
+    // The ID token follows the granted scope: a rule's change to the access-token scope
+    // changes the access token only.
+    let id_token = if scope::contains(&grant.scope, "openid") {
         let mut user = grant.user.clone();
         applied.metadata.apply(&mut user);
         Some(mint::id_token(
@@ -90,7 +93,7 @@ pub(crate) fn mint(
                 tenant: ctx.tenant,
                 client: grant.client,
                 user: &user,
-                scope: &applied.scope,
+                scope: &grant.scope,
                 auth_time: grant.auth_time,
                 custom: &applied.id_claims,
                 now: ctx.now,
@@ -105,17 +108,18 @@ pub(crate) fn mint(
         refresh_token,
         token_type: "Bearer",
         expires_in: lifetime_secs,
-        scope: scope::join(&applied.scope),
+        scope: scope::join(&applied.access_scope),
     })
 }
 
 /// Saves what must outlive the response besides refresh tokens: `/userinfo`'s custom claims.
 pub(crate) fn remember_userinfo(
     ctx: &TokenContext<'_>,
-    user: &User,
+    grant: &Grant<'_>,
     applied: &Applied,
 ) -> Result<(), OAuthError> {
-    if scope::contains(&applied.scope, "openid") {
+    let user = grant.user;
+    if scope::contains(&grant.scope, "openid") {
         ctx.store
             .set_userinfo_claims(&ctx.tenant.id, &user.user_id, &applied.id_claims)?;
     }

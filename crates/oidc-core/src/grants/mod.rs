@@ -131,41 +131,35 @@ pub(crate) fn authenticate_for(
     Ok(client)
 }
 
-/// Authenticates the client: the method it used must be the one registered, and a secret is
-/// compared in constant time against its stored hash. Every failure looks the same.
+/// Authenticates the client. A confidential client proves itself with its secret, in HTTP
+/// Basic or in the body, whichever method it registered: RFC 6749 §2.3.1 says a server MUST
+/// accept Basic from any client issued a secret, and client libraries pick one or the other
+/// (authlib's `revoke_token` sends Basic). A confidential client never gets in without a
+/// secret, and a public client never sends one. The secret is compared in constant time
+/// against its stored hash, and every failure looks the same.
 pub fn authenticate_client(
     ctx: &TokenContext<'_>,
     credentials: &ClientCredentials,
 ) -> Result<Client, OAuthError> {
     let failed = || OAuthError::invalid_client("Client authentication failed.");
-    let (client_id, secret, method) = match credentials {
-        ClientCredentials::Basic { client_id, secret } => {
-            (client_id, Some(secret), AuthMethod::ClientSecretBasic)
-        }
-        ClientCredentials::Post {
-            client_id,
-            secret: Some(secret),
-        } => (client_id, Some(secret), AuthMethod::ClientSecretPost),
-        ClientCredentials::Post {
-            client_id,
-            secret: None,
-        } => (client_id, None, AuthMethod::None),
+    let (client_id, secret) = match credentials {
+        ClientCredentials::Basic { client_id, secret } => (client_id, Some(secret)),
+        ClientCredentials::Post { client_id, secret } => (client_id, secret.as_ref()),
         ClientCredentials::Missing => {
             return Err(OAuthError::invalid_request(
                 "Missing required parameter: client_id",
             ));
         }
     };
+    crate::ids::client_id(client_id)?;
     let client = ctx
         .store
         .client(&ctx.tenant.id, client_id)?
         .ok_or_else(failed)?;
-    if client.auth_method != method {
-        return Err(failed());
-    }
+    let confidential = client.client_type == ClientType::Confidential;
     match (secret, &client.secret_hash) {
-        (None, None) if client.client_type != ClientType::Confidential => Ok(client),
-        (Some(secret), Some(hash)) if hash.matches(secret) => Ok(client),
+        (None, None) if !confidential && client.auth_method == AuthMethod::None => Ok(client),
+        (Some(secret), Some(hash)) if confidential && hash.matches(secret) => Ok(client),
         _ => Err(failed()),
     }
 }

@@ -21,6 +21,7 @@ pub(super) fn grant(
 ) -> Result<Issued, OAuthError> {
     let client = authenticate_for(ctx, &request.credentials, PASSWORD)?;
     let username = request.required("username")?;
+    crate::ids::username(username)?;
     let password = Secret::new(request.required("password")?);
     let api = super::client_credentials::requested_api(ctx, request)?;
     let requested = requested_scope(request, api.as_ref())?;
@@ -59,14 +60,14 @@ pub(super) fn grant(
 
     let update =
         (!applied.metadata.is_empty()).then_some((user.user_id.as_str(), &applied.metadata));
-    let refresh = if scope::contains(&applied.scope, "offline_access") {
+    let refresh = if scope::contains(&grant.scope, "offline_access") {
         let token = secret::new_token(entropy);
         let mut family = RefreshFamily::new(
             secret::new_id("rtf", entropy),
             &client.client_id,
             &user.user_id,
             api.as_ref().map(|api| api.identifier.clone()),
-            applied.scope.clone(),
+            grant.scope.clone(),
             &client.refresh_token,
             ctx.now,
         );
@@ -95,7 +96,7 @@ pub(super) fn grant(
             response
         }
     };
-    issue::remember_userinfo(ctx, &user, &applied)?;
+    issue::remember_userinfo(ctx, &grant, &applied)?;
     Ok(Issued {
         response,
         wrote: true,

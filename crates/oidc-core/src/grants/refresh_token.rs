@@ -126,7 +126,7 @@ pub(super) fn grant(
             }
             Exchange::Dead | Exchange::Reuse => return Err(OAuthError::unknown_refresh_token()),
         };
-        issue::remember_userinfo(ctx, &user, &applied)?;
+        issue::remember_userinfo(ctx, &grant, &applied)?;
         return Ok(Issued {
             response,
             wrote: true,

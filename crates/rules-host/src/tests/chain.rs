@@ -80,13 +80,49 @@ fn refresh_token_expiry_keeps_the_earliest_and_revoke_stops() {
         ),
         rule(&host, "d", 4, r#"{}"#),
     ];
+    let mut input = RuleInput::default();
+    input.context.protocol = rules_abi::Protocol::OAuth2RefreshToken;
     let chain = host
-        .run_chain(&rules, &RuleInput::default(), &RuleLimits::default())
+        .run_chain(&rules, &input, &RuleLimits::default())
         .unwrap();
     assert_eq!(chain.outcome.refresh_token_expires_at, Some(1000));
     assert_eq!(chain.outcome.refresh_token_idle_expires_at, Some(900));
     assert_eq!(chain.stopped_by.as_deref(), Some("c"));
     assert_eq!(chain.runs.len(), 3);
+}
+
+#[test]
+fn a_revocation_outside_a_refresh_exchange_skips_no_rule() {
+    let host = host();
+    let rules = vec![
+        rule(
+            &host,
+            "revoker",
+            1,
+            r#"{"revokeRefreshToken":{"reason":"lost device"}}"#,
+        ),
+        rule(
+            &host,
+            "gate",
+            2,
+            r#"{"deny":{"error":"access_denied","description":"not from here"}}"#,
+        ),
+    ];
+    for protocol in [
+        rules_abi::Protocol::OAuth2Password,
+        rules_abi::Protocol::OidcBasicProfile,
+        rules_abi::Protocol::OAuth2DeviceCode,
+    ] {
+        let mut input = RuleInput::default();
+        input.context.protocol = protocol.clone();
+        let chain = host
+            .run_chain(&rules, &input, &RuleLimits::default())
+            .unwrap();
+        assert_eq!(chain.runs.len(), 2, "{protocol:?}: the deny still runs");
+        assert_eq!(chain.stopped_by.as_deref(), Some("gate"));
+        assert_eq!(chain.outcome.revoke_refresh_token, None);
+        assert_eq!(chain.outcome.deny.unwrap().description, "not from here");
+    }
 }
 
 #[test]
