@@ -25,6 +25,9 @@ const DEMO_SERVER: &[&str] = &[
     "target/demo-data",
     "--seed",
     "demo/seed.toml",
+    // The demo's secrets at rest are encrypted under the well-known development key; a
+    // deployment passes --key-file (see README).
+    "--insecure-dev-key",
 ];
 
 const EXAMPLE_RULES: &[&str] = &[

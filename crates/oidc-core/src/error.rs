@@ -1,7 +1,11 @@
-//! RFC 6749 errors, with the HTTP status Claimsmith answers them with (Auth0's where it
-//! differs from the RFC's defaults, e.g. 403 for `invalid_grant`).
+//! RFC 6749 errors. The HTTP status is derived from the code in one place (`ErrorCode::status`),
+//! with Auth0's choices where they differ from the RFC's (403 for `invalid_grant`).
 
-/// The `error` code of an OAuth error response.
+use std::sync::Arc;
+
+use crate::store::StoreError;
+
+/// The `error` code of an OAuth error response, and with it the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -14,14 +18,24 @@ pub enum ErrorCode {
     /// Auth0 Rules' `UnauthorizedError`.
     Unauthorized,
     InvalidToken,
+    /// Brute-force protection: Auth0's 429 `too_many_attempts`.
+    TooManyAttempts,
+    /// The addressed tenant does not exist: `invalid_request` with 404.
+    NotFound,
+    /// The request body is over the limit: `invalid_request` with 413.
+    PayloadTooLarge,
     ServerError,
+    /// Overload or contention: 503, with `Retry-After`.
     TemporarilyUnavailable,
 }
 
 impl ErrorCode {
+    /// The wire value of `error`.
     pub fn as_str(self) -> &'static str {
         match self {
-            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidRequest | ErrorCode::NotFound | ErrorCode::PayloadTooLarge => {
+                "invalid_request"
+            }
             ErrorCode::InvalidClient => "invalid_client",
             ErrorCode::InvalidGrant => "invalid_grant",
             ErrorCode::UnauthorizedClient => "unauthorized_client",
@@ -30,75 +44,135 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "access_denied",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
+
+    /// The HTTP status this code is answered with.
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest
+            | ErrorCode::UnsupportedGrantType
+            | ErrorCode::InvalidScope => 400,
+            // RFC 6749 §5.2 for `invalid_client`; Rules' UnauthorizedError; RFC 6750 §3.1.
+            ErrorCode::InvalidClient | ErrorCode::Unauthorized | ErrorCode::InvalidToken => 401,
+            // Auth0 answers these with 403.
+            ErrorCode::InvalidGrant | ErrorCode::UnauthorizedClient | ErrorCode::AccessDenied => {
+                403
+            }
+            ErrorCode::NotFound => 404,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::TooManyAttempts => 429,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+        }
+    }
 }
 
-/// An OAuth error: what the client sees, and nothing more.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{} ({status}): {description}", error.as_str())]
+/// An OAuth error: what the client sees, and, for server errors, the internal cause the server
+/// logs once (never sent).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} ({}): {description}", error.as_str(), error.status())]
 pub struct OAuthError {
     pub error: ErrorCode,
     pub description: String,
-    /// The HTTP status of the response.
-    pub status: u16,
+    /// Seconds a client should wait before retrying (`Retry-After`), for 429 and 503.
+    pub retry_after_secs: Option<u64>,
+    /// What broke, for the operator's log; `None` for errors the client caused.
+    pub cause: Option<Arc<StoreError>>,
+}
+
+impl PartialEq for OAuthError {
+    /// Two errors are the same answer when the client would see the same thing.
+    fn eq(&self, other: &Self) -> bool {
+        self.error == other.error
+            && self.description == other.description
+            && self.retry_after_secs == other.retry_after_secs
+    }
 }
 
 impl OAuthError {
-    pub fn new(error: ErrorCode, status: u16, description: impl Into<String>) -> OAuthError {
+    pub fn new(error: ErrorCode, description: impl Into<String>) -> OAuthError {
         OAuthError {
             error,
-            status,
             description: description.into(),
+            retry_after_secs: None,
+            cause: None,
         }
     }
 
+    /// The HTTP status of the response.
+    pub fn status(&self) -> u16 {
+        self.error.status()
+    }
+
     pub fn invalid_request(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::InvalidRequest, 400, description)
+        OAuthError::new(ErrorCode::InvalidRequest, description)
     }
 
-    /// Client authentication failed (RFC 6749 §5.2: 401).
     pub fn invalid_client(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::InvalidClient, 401, description)
+        OAuthError::new(ErrorCode::InvalidClient, description)
     }
 
-    /// Auth0 answers `invalid_grant` with 403.
     pub fn invalid_grant(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::InvalidGrant, 403, description)
+        OAuthError::new(ErrorCode::InvalidGrant, description)
     }
 
     pub fn unauthorized_client(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::UnauthorizedClient, 403, description)
+        OAuthError::new(ErrorCode::UnauthorizedClient, description)
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::UnsupportedGrantType, 400, description)
+        OAuthError::new(ErrorCode::UnsupportedGrantType, description)
     }
 
     pub fn invalid_scope(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::InvalidScope, 400, description)
+        OAuthError::new(ErrorCode::InvalidScope, description)
     }
 
     pub fn access_denied(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::AccessDenied, 403, description)
+        OAuthError::new(ErrorCode::AccessDenied, description)
     }
 
     pub fn unauthorized(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::Unauthorized, 401, description)
+        OAuthError::new(ErrorCode::Unauthorized, description)
     }
 
     pub fn invalid_token(description: impl Into<String>) -> OAuthError {
-        OAuthError::new(ErrorCode::InvalidToken, 401, description)
+        OAuthError::new(ErrorCode::InvalidToken, description)
+    }
+
+    pub fn not_found(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(ErrorCode::NotFound, description)
+    }
+
+    pub fn payload_too_large(description: impl Into<String>) -> OAuthError {
+        OAuthError::new(ErrorCode::PayloadTooLarge, description)
+    }
+
+    /// Brute-force protection tripped; retry after `retry_after_secs`.
+    pub fn too_many_attempts(description: impl Into<String>, retry_after_secs: u64) -> OAuthError {
+        OAuthError {
+            retry_after_secs: Some(retry_after_secs),
+            ..OAuthError::new(ErrorCode::TooManyAttempts, description)
+        }
+    }
+
+    /// Overloaded or contended; retry after `retry_after_secs`.
+    pub fn unavailable(description: impl Into<String>, retry_after_secs: u64) -> OAuthError {
+        OAuthError {
+            retry_after_secs: Some(retry_after_secs),
+            ..OAuthError::new(ErrorCode::TemporarilyUnavailable, description)
+        }
     }
 
     /// Something broke on our side. The description is generic on purpose: internals never
-    /// reach a client (the caller logs the cause).
+    /// reach a client (the server logs `cause`).
     pub fn server_error() -> OAuthError {
         OAuthError::new(
             ErrorCode::ServerError,
-            500,
             "The server could not complete the request.",
         )
     }
@@ -110,8 +184,29 @@ impl OAuthError {
     }
 }
 
-impl From<crate::StoreError> for OAuthError {
-    fn from(_: crate::StoreError) -> Self {
-        OAuthError::server_error()
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        OAuthError {
+            cause: Some(Arc::new(error)),
+            ..OAuthError::server_error()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_follows_the_code_and_store_causes_stay_internal() {
+        assert_eq!(OAuthError::invalid_grant("x").status(), 403);
+        assert_eq!(OAuthError::not_found("x").error.as_str(), "invalid_request");
+        assert_eq!(OAuthError::not_found("x").status(), 404);
+        assert_eq!(OAuthError::payload_too_large("x").status(), 413);
+        assert_eq!(OAuthError::too_many_attempts("x", 5).status(), 429);
+        let error = OAuthError::from(StoreError::corrupt("families", "bad JSON at line 1"));
+        assert_eq!(error, OAuthError::server_error());
+        assert!(!error.description.contains("JSON"));
+        assert!(error.cause.unwrap().to_string().contains("bad JSON"));
     }
 }

@@ -7,9 +7,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{SigningAlg, UnixMillis};
+use crate::secret::Entropy;
+use crate::vault::{OperatorKey, VaultError};
 
-/// A key as stored. `Debug` redacts it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A private key in memory, ready to parse. `Debug` redacts it; it is never stored as is
+/// (see [`StoredKey`]).
+#[derive(Clone, PartialEq, Eq)]
 pub struct KeyMaterial {
     pub kid: String,
     pub alg: SigningAlg,
@@ -29,6 +32,52 @@ impl std::fmt::Debug for KeyMaterial {
     }
 }
 
+/// A signing key as stored: the private key wrapped under the operator key, bound to its
+/// tenant and key id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub kid: String,
+    pub alg: SigningAlg,
+    pub created_at: UnixMillis,
+    #[serde(with = "crate::secret::base64_bytes")]
+    pub wrapped_private: Vec<u8>,
+}
+
+fn key_aad(tenant: &str, kid: &str) -> String {
+    format!("signing key\0{tenant}\0{kid}")
+}
+
+impl StoredKey {
+    /// Wraps `material` for `tenant` under the operator key.
+    pub fn wrap(
+        material: &KeyMaterial,
+        tenant: &str,
+        operator: &OperatorKey,
+        entropy: &mut dyn Entropy,
+    ) -> StoredKey {
+        StoredKey {
+            kid: material.kid.clone(),
+            alg: material.alg,
+            created_at: material.created_at,
+            wrapped_private: operator.wrap(
+                &material.private_der,
+                &key_aad(tenant, &material.kid),
+                entropy,
+            ),
+        }
+    }
+
+    /// The private key, if `operator` wrapped it for `tenant`.
+    pub fn unwrap(&self, tenant: &str, operator: &OperatorKey) -> Result<KeyMaterial, VaultError> {
+        Ok(KeyMaterial {
+            kid: self.kid.clone(),
+            alg: self.alg,
+            private_der: operator.unwrap(&self.wrapped_private, &key_aad(tenant, &self.kid))?,
+            created_at: self.created_at,
+        })
+    }
+}
+
 /// Why keys could not be made or used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -42,7 +91,11 @@ pub enum KeyError {
     Signing(String),
 }
 
-/// Generates a fresh key for `alg`, with aws-lc's generator.
+/// Generates a fresh key for `alg`.
+///
+/// The one place the domain draws randomness itself: aws-lc generates RSA and EC keys from the
+/// operating system's generator and takes no `Entropy`. Called when a tenant is created or a
+/// key rotated, never on a request.
 pub fn generate(alg: SigningAlg, kid: String, now: UnixMillis) -> Result<KeyMaterial, KeyError> {
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};

@@ -28,21 +28,29 @@ pub mod refresh;
 mod revoke;
 pub mod rules;
 pub mod scope;
-mod seal;
 pub mod secret;
-mod store;
+pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+pub mod throttle;
 mod userinfo;
+pub mod vault;
 
 pub use error::{ErrorCode, OAuthError};
 pub use grants::{ClientCredentials, Issued, TokenContext, TokenRequest, TokenResponse, exchange};
-pub use keys::{KeyError, KeyMaterial, TenantKeys};
+pub use keys::{KeyError, KeyMaterial, StoredKey, TenantKeys};
 pub use model::{
     Api, AuthMethod, Client, ClientType, MetadataUpdate, RefreshPolicy, RuleRecord, SigningAlg,
     Tenant, UnixMillis, User,
 };
+pub use refresh::token::RefreshKeys;
 pub use revoke::revoke;
 pub use rules::{RequestInfo, RuleRunError, RuleRunner};
-pub use seal::Sealer;
 pub use secret::{Entropy, Secret, SecretHash, SystemEntropy};
-pub use store::{Store, StoreError, UserUpdate};
+pub use store::{Change, FamilyWrite, Store, StoreError, UserinfoWrite};
+pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use userinfo::userinfo;
+pub use vault::{OperatorKey, VaultError};
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 
 use crate::error::OAuthError;
 use crate::grants::{ClientCredentials, TokenContext, authenticate_client};
-use crate::secret::Secret;
+use crate::refresh::lifecycle::revoke_family;
 
 /// Revokes the family of a refresh token the authenticated client owns. Unknown tokens,
 /// access tokens and other clients' tokens are ignored: the answer is the same 200 for all,
@@ -13,11 +13,19 @@ pub fn revoke(
     token: &str,
 ) -> Result<(), OAuthError> {
     let client = authenticate_client(ctx, credentials)?;
-    let hash = Secret::new(token).hash();
-    if let Some((_, family)) = ctx.store.refresh_find(&ctx.tenant.id, &hash)?
+    let Some(id) = ctx.refresh_keys.parse(&ctx.tenant.id, token) else {
+        return Ok(());
+    };
+    if let Some(family) = ctx.store.refresh_family(&ctx.tenant.id, &id.family_id)?
         && family.client_id == client.client_id
     {
-        crate::grants::revoke_family(ctx, &family, "revoked by the client")?;
+        revoke_family::<OAuthError>(
+            ctx.store,
+            &ctx.tenant.id,
+            &family.id,
+            "revoked by the client",
+            ctx.now,
+        )?;
     }
     Ok(())
 }

@@ -139,3 +139,19 @@ pub fn hash_password(password: &Secret, entropy: &mut dyn Entropy) -> Result<Str
         .map(|hash| hash.to_string())
         .map_err(|e| e.to_string())
 }
+
+/// Bytes as base64 in a record: binary blobs (wrapped keys, sealed tokens) in JSON records.
+pub(crate) mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map_err(serde::de::Error::custom)
+    }
+}

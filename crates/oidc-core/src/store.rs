@@ -1,88 +1,230 @@
 //! The storage port. `oidc-store` implements it on sled; the domain only sees this trait.
 //!
-//! Writes that must not race take the version they expect and report a conflict instead of
-//! overwriting: that is how two concurrent exchanges of one refresh token yield exactly one
-//! successor.
+//! A store holds no policy: which families live, what eviction revokes, when a record expires
+//! and what a sweep deletes are decided in this crate. A store reads, writes atomically, and
+//! compares-and-swaps. Every record but the deployment's own (`meta`) belongs to one tenant,
+//! and nothing of one tenant is reachable through another's id.
+//!
+//! The contract is executable: `testkit::conformance` runs the same checks against every
+//! engine (the in-memory one, sled, and whatever comes next).
 
-use crate::keys::KeyMaterial;
+use std::error::Error;
+use std::sync::Arc;
+
+use crate::keys::StoredKey;
 use crate::model::{Api, Client, MetadataUpdate, RuleRecord, Tenant, User};
 use crate::refresh::RefreshFamily;
-use crate::secret::SecretHash;
 
-/// The store failed (IO, corruption). Never shown to a client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("store: {0}")]
-pub struct StoreError(pub String);
+/// The store failed. Never shown to a client: the server logs it once, with the request id.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The engine failed (IO, a lost connection); the cause is kept.
+    #[error("{context}: {source}")]
+    Backend {
+        context: &'static str,
+        #[source]
+        source: Arc<dyn Error + Send + Sync>,
+    },
+    /// A record could not be decoded.
+    #[error("corrupt record in {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    /// The write would break a uniqueness rule (a host name or login of another record).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An identifier that cannot be part of a key (see `ids`): refused before any write.
+    #[error("invalid identifier {id:?}: {reason}")]
+    InvalidId {
+        id: String,
+        reason: crate::ids::IdError,
+    },
+}
 
-/// A metadata update tied to a user, written in the same transaction as the tokens.
-pub type UserUpdate<'a> = Option<(&'a str, &'a MetadataUpdate)>;
+impl StoreError {
+    pub fn backend(context: &'static str, source: impl Error + Send + Sync + 'static) -> Self {
+        StoreError::Backend {
+            context,
+            source: Arc::new(source),
+        }
+    }
 
-pub trait Store: Send + Sync {
-    fn tenant(&self, tenant: &str) -> Result<Option<Tenant>, StoreError>;
-    /// The tenant addressed by a `Host` header, if any claims it.
+    pub fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt {
+            what,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Checks that `id` may be part of a key; stores call it on every identifier they write.
+pub fn checked_id(id: &str) -> Result<&str, StoreError> {
+    crate::ids::validate(id).map_err(|reason| StoreError::InvalidId {
+        id: id.chars().take(64).collect(),
+        reason,
+    })?;
+    Ok(id)
+}
+
+/// A write to a refresh-token family.
+#[derive(Debug, Clone, Copy)]
+pub enum FamilyWrite<'a> {
+    /// A new family; refused if one with its id exists.
+    Create(&'a RefreshFamily),
+    /// Replaces the family if its stored version is still `expected_version`. Refused if the
+    /// family is gone, its version moved on, or it is revoked and `family` is not: a revoked
+    /// family is never written back to live, whatever the writer saw.
+    Replace {
+        expected_version: u64,
+        family: &'a RefreshFamily,
+    },
+}
+
+impl FamilyWrite<'_> {
+    pub fn family(&self) -> &RefreshFamily {
+        match self {
+            FamilyWrite::Create(family) | FamilyWrite::Replace { family, .. } => family,
+        }
+    }
+
+    /// Whether the write may go ahead on what is `stored`: the contract every engine applies
+    /// inside its transaction (or expresses as its conditional statement).
+    pub fn applies_to(&self, stored: Option<&RefreshFamily>) -> bool {
+        match (self, stored) {
+            (FamilyWrite::Create(_), None) => true,
+            (
+                FamilyWrite::Replace {
+                    expected_version,
+                    family,
+                },
+                Some(stored),
+            ) => {
+                stored.version == *expected_version
+                    && (stored.revoked.is_none() || family.revoked.is_some())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Custom ID-token claims of the latest issuance to one client, served by `/userinfo` to that
+/// client's tokens only.
+#[derive(Debug, Clone, Copy)]
+pub struct UserinfoWrite<'a> {
+    pub user_id: &'a str,
+    pub client_id: &'a str,
+    pub claims: &'a rules_abi::Claims,
+}
+
+/// Everything one request writes, applied atomically: all of it, or (when the family write is
+/// refused, or the engine fails) none of it. A crash or an IO error can never leave a returned
+/// token unknown, or a rotation half-written so that a retry looks like reuse.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Change<'a> {
+    pub family: Option<FamilyWrite<'a>>,
+    /// Metadata rules set on the user; skipped if the user no longer exists.
+    pub metadata: Option<(&'a str, &'a MetadataUpdate)>,
+    pub userinfo: Option<UserinfoWrite<'a>>,
+}
+
+impl<'a> Change<'a> {
+    pub fn family(write: FamilyWrite<'a>) -> Change<'a> {
+        Change {
+            family: Some(write),
+            ..Change::default()
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.family.is_none() && self.metadata.is_none() && self.userinfo.is_none()
+    }
+}
+
+pub trait Store: Send + Sync + std::fmt::Debug {
+    // Tenants.
+    fn tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError>;
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// The tenant that claims a host name (matched case-insensitively).
     fn tenant_for_host(&self, host: &str) -> Result<Option<String>, StoreError>;
-    fn keys(&self, tenant: &str) -> Result<Vec<KeyMaterial>, StoreError>;
+    /// Creates or replaces a tenant, atomically claiming its hosts and releasing the hosts it
+    /// no longer lists. `Conflict` if another tenant claims one of them: nothing is written.
+    fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Deletes the tenant and every record of it (keys, clients, APIs, users, rules,
+    /// modules, refresh tokens, userinfo claims, host claims). Idempotent.
+    fn delete_tenant(&self, id: &str) -> Result<(), StoreError>;
+
+    // Signing keys, wrapped under the operator key.
+    fn keys(&self, tenant: &str) -> Result<Vec<StoredKey>, StoreError>;
+    fn put_key(&self, tenant: &str, key: &StoredKey) -> Result<(), StoreError>;
+
+    // Clients and APIs.
     fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
+    fn put_client(&self, tenant: &str, client: &Client) -> Result<(), StoreError>;
     fn api(&self, tenant: &str, identifier: &str) -> Result<Option<Api>, StoreError>;
+    fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError>;
+
+    // Users.
     fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError>;
     /// By email or username, case-insensitively.
     fn user_by_login(&self, tenant: &str, login: &str) -> Result<Option<User>, StoreError>;
+    /// Creates or replaces a user with its login index (email and username), releasing logins
+    /// it no longer has. `Conflict` if another user of the tenant has one of its logins.
+    fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError>;
+
+    // Rules, and their modules by content hash.
     fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError>;
+    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError>;
+    fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// The family and generation a refresh token hash was issued to.
-    fn refresh_find(
-        &self,
-        tenant: &str,
-        token: &SecretHash,
-    ) -> Result<Option<(u64, RefreshFamily)>, StoreError>;
-
+    // Refresh-token families.
     fn refresh_family(
         &self,
         tenant: &str,
         family_id: &str,
     ) -> Result<Option<RefreshFamily>, StoreError>;
-
-    /// Stores a new family with its first token and applies `update`, atomically; then keeps
-    /// at most `max_live` live families for the user and client, revoking the oldest.
-    fn refresh_create(
+    /// Every family of a user and client, live or not.
+    fn refresh_families(
         &self,
         tenant: &str,
-        family: &RefreshFamily,
-        token: &SecretHash,
-        max_live: usize,
-        update: UserUpdate<'_>,
-        now: crate::UnixMillis,
-    ) -> Result<(), StoreError>;
-
-    /// Replaces the family if its stored version is still `expected_version` (a
-    /// compare-and-swap; a revoked family is never replaced by a live one), then indexes
-    /// `new_token` at the family's generation and applies `update`. `Ok(false)`: someone else
-    /// wrote first; nothing was changed.
-    fn refresh_replace(
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<RefreshFamily>, StoreError>;
+    /// Up to `limit` families of the tenant with ids after `after`, in id order: a cursor for
+    /// the sweep.
+    fn refresh_page(
         &self,
         tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RefreshFamily>, StoreError>;
+    /// Deletes the family if its stored version is still `expected_version`. `Ok(false)`:
+    /// gone already, or written since; nothing was changed.
+    fn refresh_delete(
+        &self,
+        tenant: &str,
+        family_id: &str,
         expected_version: u64,
-        family: &RefreshFamily,
-        new_token: Option<&SecretHash>,
-        update: UserUpdate<'_>,
     ) -> Result<bool, StoreError>;
 
-    fn update_user_metadata(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        update: &MetadataUpdate,
-    ) -> Result<(), StoreError>;
+    /// Applies `change` atomically. `Ok(false)`: its family write was refused (see
+    /// [`FamilyWrite`]), and nothing was written.
+    fn apply(&self, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError>;
 
-    /// Custom ID-token claims from the latest issuance, served by `/userinfo`.
-    fn set_userinfo_claims(
+    /// Custom ID-token claims of the latest issuance of `user_id` to `client_id`.
+    fn userinfo_claims(
         &self,
         tenant: &str,
         user_id: &str,
-        claims: &rules_abi::Claims,
-    ) -> Result<(), StoreError>;
-    fn userinfo_claims(&self, tenant: &str, user_id: &str)
-    -> Result<rules_abi::Claims, StoreError>;
+        client_id: &str,
+    ) -> Result<rules_abi::Claims, StoreError>;
+
+    // The deployment's own records (its wrapped secret), outside every tenant.
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Sets `name` to `value` if it still holds `expected` (`None`: absent).
+    fn meta_swap(
+        &self,
+        name: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError>;
 
     /// Makes every write so far durable. The domain never calls it; the server does, before
     /// it answers, so nothing returned to a client can be lost.

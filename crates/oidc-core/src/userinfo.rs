@@ -1,5 +1,6 @@
 //! `GET /userinfo`: the profile claims an access token's scope grants, plus the custom
-//! ID-token claims of the latest issuance.
+//! ID-token claims of the latest issuance to the token's own client: what rules added for one
+//! application never reaches another's tokens.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -13,6 +14,8 @@ use crate::{mint, scope};
 #[derive(Deserialize)]
 struct AccessClaims {
     sub: String,
+    /// The client the token was issued to.
+    azp: String,
     aud: Audience,
     #[serde(default)]
     scope: String,
@@ -55,6 +58,6 @@ pub fn userinfo(
     let mut out = Map::new();
     out.insert("sub".into(), Value::from(user.user_id.clone()));
     out.extend(mint::profile_claims(&user, &granted));
-    out.extend(store.userinfo_claims(&tenant.id, &user.user_id)?);
+    out.extend(store.userinfo_claims(&tenant.id, &user.user_id, &claims.azp)?);
     Ok(out)
 }

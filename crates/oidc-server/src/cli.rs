@@ -1,21 +1,62 @@
-//! The `claimsmith` command line: open the store, apply the seed, serve.
+//! The `claimsmith` command line: open the store, check the operator key, apply the seed,
+//! serve; or make an operator key, or rotate it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::seed::Seed;
-use crate::{AppState, Clock, SystemClock};
-use anyhow::Context as _;
-use clap::Parser;
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand};
+use oidc_core::vault::{self, OperatorKey};
+use oidc_core::{Store, SystemEntropy, ThrottleSettings};
 use oidc_store::SledStore;
 use rules_host::{HostConfig, RuleHost};
 
+use crate::seed::Seed;
+use crate::{AppState, Clock, Settings, SystemClock};
+
+/// The environment variable that may hold the operator key itself.
+pub const KEY_ENV: &str = "CLAIMSMITH_OPERATOR_KEY";
+
 /// Claimsmith: an OAuth 2.0 / OpenID Connect token service with WebAssembly rules.
 #[derive(Debug, Parser)]
-#[command(name = "claimsmith", version, about)]
-pub struct Args {
-    /// Directory of the embedded store (created if missing).
+#[command(
+    name = "claimsmith",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: Serve,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a new operator key (32 random bytes, base64) for a key file.
+    Keygen,
+    /// Re-encrypt every secret at rest under a new operator key. Run it with the server
+    /// stopped; if it stops halfway, run it again with the same two keys.
+    Rekey {
+        /// Directory of the embedded store.
+        #[arg(long)]
+        data: PathBuf,
+        /// The key file the store is encrypted under now.
+        #[arg(long)]
+        key_file: PathBuf,
+        /// The key file to encrypt it under from now on.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
+}
+
+/// Serving (the default).
+#[derive(Debug, Args)]
+struct Serve {
+    /// Directory of the embedded store (created if missing, private to its owner).
     #[arg(long, default_value = "claimsmith-data")]
     data: PathBuf,
     /// A seed file of tenants, clients, APIs, users and rules, applied at start.
@@ -24,10 +65,70 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    #[command(flatten)]
+    key: KeySource,
+    /// Turn off brute-force protection of password logins. For load tests only.
+    #[arg(long)]
+    no_brute_force_protection: bool,
+    /// Seconds between sweeps of dead refresh-token families.
+    #[arg(long, default_value_t = 60)]
+    sweep_every_secs: u64,
 }
 
-/// Runs the server with the process's arguments until Ctrl-C. Prints
-/// `listening on http://ADDR` once the socket is bound.
+/// Where the operator key comes from: exactly one of a key file, the environment, or the
+/// development key.
+#[derive(Debug, Args)]
+struct KeySource {
+    /// A file holding the operator key that encrypts signing keys and the deployment secret
+    /// at rest (make one with `claimsmith keygen`). `CLAIMSMITH_OPERATOR_KEY` may hold the
+    /// key itself instead.
+    #[arg(long, conflicts_with = "insecure_dev_key")]
+    key_file: Option<PathBuf>,
+    /// Use the well-known development key: anyone can decrypt the store. For demos only.
+    #[arg(long)]
+    insecure_dev_key: bool,
+}
+
+impl KeySource {
+    fn resolve(&self) -> anyhow::Result<OperatorKey> {
+        let from_env = std::env::var(KEY_ENV).ok().filter(|v| !v.trim().is_empty());
+        match (&self.key_file, from_env, self.insecure_dev_key) {
+            (Some(path), None, false) => read_key(path),
+            (None, Some(text), false) => {
+                OperatorKey::parse(&text).with_context(|| format!("the operator key in {KEY_ENV}"))
+            }
+            (None, None, true) => {
+                tracing::warn!(
+                    "using the insecure development operator key: the data directory's secrets \
+                     are readable by anyone; never do this in production"
+                );
+                Ok(OperatorKey::insecure_dev())
+            }
+            (None, None, false) => bail!(
+                "no operator key: pass --key-file FILE (make one with `claimsmith keygen > FILE`), \
+                 set {KEY_ENV}, or pass --insecure-dev-key for a local demo"
+            ),
+            _ => bail!("give one operator key: --key-file, {KEY_ENV} or --insecure-dev-key"),
+        }
+    }
+}
+
+fn read_key(path: &Path) -> anyhow::Result<OperatorKey> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the operator key file {}", path.display()))?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            "the operator key file {} is readable by others (mode {:o}); chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    OperatorKey::parse(&text).with_context(|| format!("the operator key in {}", path.display()))
+}
+
+/// Runs the command line with the process's arguments.
 pub async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -35,22 +136,80 @@ pub async fn run() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
-    let store = Arc::new(
-        SledStore::open(&args.data).with_context(|| format!("opening {}", args.data.display()))?,
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Keygen) => {
+            println!("{}", OperatorKey::generate(&mut SystemEntropy));
+            Ok(())
+        }
+        Some(Command::Rekey {
+            data,
+            key_file,
+            new_key_file,
+        }) => rekey(&data, &key_file, &new_key_file),
+        None => serve(cli.serve).await,
+    }
+}
+
+fn open(data: &Path) -> anyhow::Result<Arc<SledStore>> {
+    // Every file the process creates is private to its owner: the store's included.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    Ok(Arc::new(
+        SledStore::open(data).with_context(|| format!("opening {}", data.display()))?,
+    ))
+}
+
+fn rekey(data: &Path, old: &Path, new: &Path) -> anyhow::Result<()> {
+    let (old, new) = (read_key(old)?, read_key(new)?);
+    let store = open(data)?;
+    let done = vault::rewrap(store.as_ref(), &old, &new, &mut SystemEntropy)
+        .context("re-encrypting under the new operator key")?;
+    store.flush()?;
+    println!(
+        "re-encrypted {} signing key(s){} under operator key {}",
+        done.keys,
+        if done.deployment_secret {
+            " and the deployment secret"
+        } else {
+            ""
+        },
+        new.id_hex()
     );
+    Ok(())
+}
+
+/// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.
+async fn serve(args: Serve) -> anyhow::Result<()> {
+    let operator = args.key.resolve()?;
+    let store = open(&args.data)?;
+    // Check the key against the store before the seed writes anything under it.
+    vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy).with_context(|| {
+        format!(
+            "opening {} with operator key {}",
+            args.data.display(),
+            operator.id_hex()
+        )
+    })?;
     let host = Arc::new(RuleHost::new(HostConfig::default()).context("starting the rule host")?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(path) = &args.seed {
         let seed = Seed::load(path)?;
-        seed.apply(&store, &host, clock.now())?;
+        seed.apply(store.as_ref(), &host, &operator, clock.now())?;
         tracing::info!(
             "applied seed {} ({} tenants)",
             path.display(),
             seed.tenants.len()
         );
     }
-    let state = AppState::new(store, host, clock)?;
+    let settings = Settings {
+        throttle: ThrottleSettings {
+            enabled: !args.no_brute_force_protection,
+            ..ThrottleSettings::default()
+        },
+        sweep_every: Duration::from_secs(args.sweep_every_secs.max(1)),
+        ..Settings::default()
+    };
+    let state = AppState::new(store as Arc<dyn Store>, host, clock, operator, settings)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

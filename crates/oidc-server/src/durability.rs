@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use oidc_core::Store;
+use oidc_core::{Store, StoreError};
 use tokio::sync::{Notify, watch};
 
 #[derive(Debug)]
@@ -12,6 +12,7 @@ struct Shared {
     requested: AtomicU64,
     kick: Notify,
     flushed: watch::Sender<u64>,
+    /// The last flush failed: until one succeeds, nothing can be promised durable.
     failed: AtomicBool,
 }
 
@@ -46,10 +47,11 @@ impl GroupCommit {
                 let target = flusher.requested.load(Ordering::SeqCst);
                 let store = Arc::clone(&store);
                 let flushed = tokio::task::spawn_blocking(move || store.flush()).await;
-                if !matches!(flushed, Ok(Ok(()))) {
+                let ok = matches!(flushed, Ok(Ok(())));
+                if !ok {
                     tracing::error!("flushing the store failed: {flushed:?}");
-                    flusher.failed.store(true, Ordering::SeqCst);
                 }
+                flusher.failed.store(!ok, Ordering::SeqCst);
                 flusher
                     .flushed
                     .send_modify(|done| *done = (*done).max(target));
@@ -65,16 +67,27 @@ impl GroupCommit {
     }
 
     /// Returns once every write made before the call is durable.
-    pub(crate) async fn commit(&self) -> Result<(), ()> {
+    pub(crate) async fn commit(&self) -> Result<(), StoreError> {
         let shared = &self.shared;
         let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut flushed = shared.flushed.subscribe();
         shared.kick.notify_one();
-        if flushed.wait_for(|done| *done >= ticket).await.is_err()
-            || shared.failed.load(Ordering::SeqCst)
-        {
-            return Err(());
+        if flushed.wait_for(|done| *done >= ticket).await.is_err() {
+            return Err(StoreError::backend("group commit", Stopped));
+        }
+        if shared.failed.load(Ordering::SeqCst) {
+            return Err(StoreError::backend("group commit", FlushFailed));
         }
         Ok(())
     }
 }
+
+/// The flusher task is gone (the server is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the flusher has stopped")]
+struct Stopped;
+
+/// The flush covering this write failed (its cause is logged by the flusher).
+#[derive(Debug, thiserror::Error)]
+#[error("the flush failed")]
+struct FlushFailed;

@@ -20,17 +20,21 @@ pub mod cli;
 mod clock;
 mod durability;
 mod error;
+mod fair;
 mod paths;
+mod request_id;
 mod routes;
 mod rule_chain;
 pub mod seed;
 mod state;
+mod sweeper;
 mod tenancy;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use fair::FairSettings;
 pub use paths::Paths;
 pub use routes::app;
-pub use state::{AppState, StateError};
+pub use state::{AppState, Settings, StateError};
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves.
 pub async fn serve(

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 
 use oidc_core::secret::{self, SystemEntropy};
 use oidc_core::{
-    Api, AuthMethod, Client, ClientType, RefreshPolicy, RuleRecord, Secret, SigningAlg, Store,
-    Tenant, UnixMillis, User,
+    Api, AuthMethod, Client, ClientType, OperatorKey, RefreshPolicy, RuleRecord, Secret,
+    SigningAlg, Store, StoredKey, Tenant, UnixMillis, User, ids,
 };
-use oidc_store::SledStore;
 use rules_host::{ModuleHash, RuleHost, RuleLimits};
 use serde::Deserialize;
 
@@ -183,15 +182,17 @@ impl Seed {
         Ok(seed)
     }
 
-    /// Writes the seed into `store`, validating every rule module with `host` first.
+    /// Writes the seed into `store`, validating every rule module with `host` first; new
+    /// signing keys are wrapped under `operator`.
     pub fn apply(
         &self,
-        store: &SledStore,
+        store: &dyn Store,
         host: &RuleHost,
+        operator: &OperatorKey,
         now: UnixMillis,
     ) -> Result<(), SeedError> {
         for tenant in &self.tenants {
-            self.apply_tenant(tenant, store, host, now)?;
+            self.apply_tenant(tenant, store, host, operator, now)?;
         }
         store.flush()?;
         Ok(())
@@ -200,8 +201,9 @@ impl Seed {
     fn apply_tenant(
         &self,
         seed: &SeedTenant,
-        store: &SledStore,
+        store: &dyn Store,
         host: &RuleHost,
+        operator: &OperatorKey,
         now: UnixMillis,
     ) -> Result<(), SeedError> {
         let invalid = |reason: String| SeedError::Invalid {
@@ -216,13 +218,27 @@ impl Seed {
                 seed.issuer
             )));
         }
-        if seed.id.is_empty()
-            || !seed
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid("the id must be letters, digits, '-' or '_'".into()));
+        ids::validate_tenant(&seed.id).map_err(|e| invalid(format!("the id {e}")))?;
+        let named = |kind: &str, id: &str| {
+            ids::validate(id).map_err(|e| invalid(format!("{kind} {id:?}: the id {e}")))
+        };
+        for client in &seed.clients {
+            named("client", &client.client_id)?;
+        }
+        for api in &seed.apis {
+            named("api", &api.identifier)?;
+        }
+        for user in &seed.users {
+            named("user", &user.user_id)?;
+            for login in user.email.iter().chain(user.username.iter()) {
+                named("login", login)?;
+            }
+        }
+        for rule in &seed.rules {
+            named("rule", &rule.name)?;
+        }
+        for name in &seed.hosts {
+            named("host", name)?;
         }
         let max_rules = RuleLimits::default().rules_per_chain;
         if seed.rules.len() > max_rules {
@@ -266,7 +282,10 @@ impl Seed {
             let kid = secret::new_id("key", &mut SystemEntropy);
             let key = oidc_core::keys::generate(seed.signing_alg, kid, now)
                 .map_err(|e| invalid(e.to_string()))?;
-            store.put_key(&seed.id, &key)?;
+            store.put_key(
+                &seed.id,
+                &StoredKey::wrap(&key, &seed.id, operator, &mut SystemEntropy),
+            )?;
         }
         for client in &seed.clients {
             store.put_client(&seed.id, &client_record(client).map_err(invalid)?)?;
@@ -375,33 +394,42 @@ fn user_record(seed: &SeedUser, now: UnixMillis) -> Result<User, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oidc_core::testkit::MemoryStore;
 
-    fn apply(text: &str) -> Result<SledStore, SeedError> {
+    fn apply(text: &str) -> Result<MemoryStore, SeedError> {
         let mut seed: Seed = toml::from_str(text).map_err(|source| SeedError::Parse {
             path: "t".into(),
             source: Box::new(source),
         })?;
         seed.base = std::env::temp_dir();
-        let store = SledStore::temporary().unwrap();
+        let store = MemoryStore::new();
         let host = RuleHost::new(rules_host::HostConfig {
             pool_slots: 1,
             ..Default::default()
         })
         .unwrap();
-        seed.apply(&store, &host, 1).map(|()| store)
+        seed.apply(&store, &host, &OperatorKey::insecure_dev(), 1)
+            .map(|()| store)
     }
 
     const TENANT: &str =
         "[[tenant]]\nid = \"t\"\nissuer = \"https://t.test/\"\nsigning_alg = \"ES256\"\n";
 
     #[test]
-    fn a_valid_seed_creates_the_tenant_and_one_key_that_stays() {
+    fn a_valid_seed_creates_the_tenant_and_one_wrapped_key_that_stays() {
         let store = apply(TENANT).unwrap();
         assert_eq!(
             store.tenant("t").unwrap().unwrap().issuer,
             "https://t.test/"
         );
-        assert_eq!(store.keys("t").unwrap().len(), 1);
+        let keys = store.keys("t").unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].unwrap("t", &OperatorKey::insecure_dev()).is_ok());
+        assert!(
+            keys[0]
+                .unwrap("other", &OperatorKey::insecure_dev())
+                .is_err()
+        );
     }
 
     #[test]
@@ -416,6 +444,12 @@ mod tests {
             "{TENANT}[[tenant.client]]\nclient_id = \"c\"\nname = \"C\"\ntype = \"confidential\"\nauth_method = \"client_secret_post\"\nsecret = \"short\"\ngrant_types = []\n"
         );
         assert!(error(&short_secret).contains("at least 32 characters"));
+        let nul_client = short_secret.replace("client_id = \"c\"", "client_id = \"c\\u0000d\"");
+        assert!(
+            error(&nul_client).contains("client \"c\\0d\": the id contains a control character"),
+            "{}",
+            error(&nul_client)
+        );
         let rules: String = (0..21)
             .map(|i| {
                 format!("[[tenant.rule]]\nname = \"r{i}\"\norder = {i}\nmodule = \"r.wasm\"\n")
@@ -429,6 +463,18 @@ mod tests {
         assert!(
             error("[[tenant]]\nid = \"t\"\nissuer = \"https://t.test/\"\nsurprise = 1\n")
                 .contains("unknown field")
+        );
+    }
+
+    #[test]
+    fn a_second_tenant_cannot_take_a_host_name() {
+        let two = format!(
+            "{TENANT}hosts = [\"login.t.test\"]\n[[tenant]]\nid = \"u\"\nissuer = \"https://u.test/\"\nhosts = [\"LOGIN.t.test\"]\n"
+        );
+        let error = apply(&two).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            error.contains("host login.t.test belongs to tenant t"),
+            "{error}"
         );
     }
 }

@@ -1,23 +1,55 @@
-//! What every handler shares: the store, the rule host, the clock, and per-tenant caches.
+//! What every handler shares: the store, the rule host, the clock, the deployment's keys,
+//! brute-force protection, the fair scheduler, and every tenant loaded and ready.
+//!
+//! Tenants (records, parsed keys, compiled rule chains, host names) are loaded when the state
+//! is built, so a request never touches the store to find its tenant, and a tenant that
+//! cannot load stops the start instead of failing its first request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
-use oidc_core::{Entropy as _, Sealer, Store, SystemEntropy, Tenant, TenantKeys};
-use oidc_store::SledStore;
+use oidc_core::vault::{self, DeploymentError};
+use oidc_core::{
+    LoginThrottle, OperatorKey, RefreshKeys, Store, SystemEntropy, Tenant, TenantKeys,
+    ThrottleSettings,
+};
 use rules_host::{ChainRule, RuleHost, RuleLimits};
 
 use crate::clock::Clock;
 use crate::durability::GroupCommit;
+use crate::fair::{Fair, FairPermit, FairSettings, Overloaded};
 use crate::paths::Paths;
+use crate::sweeper::Sweeper;
 
 /// Why the server state could not be built or a tenant not loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("store: {0}")]
     Store(#[from] oidc_core::StoreError),
+    #[error("operator key: {0}")]
+    Deployment(#[from] DeploymentError),
     #[error("tenant {tenant}: {reason}")]
     Tenant { tenant: String, reason: String },
+}
+
+/// Settings of a server process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub fair: FairSettings,
+    pub throttle: ThrottleSettings,
+    /// How often the background sweep of dead refresh-token families runs.
+    pub sweep_every: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            fair: FairSettings::default(),
+            throttle: ThrottleSettings::default(),
+            sweep_every: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A tenant ready to serve: its record, parsed keys, endpoint URLs and compiled rule chain.
@@ -30,18 +62,25 @@ pub(crate) struct TenantRuntime {
     pub(crate) chain: Result<Vec<ChainRule>, String>,
 }
 
+#[derive(Debug, Default)]
+struct Tenants {
+    by_id: HashMap<String, Arc<TenantRuntime>>,
+    by_host: HashMap<String, String>,
+}
+
 #[derive(Debug)]
-struct Inner {
-    store: Arc<SledStore>,
+pub(crate) struct Inner {
+    store: Arc<dyn Store>,
     host: Arc<RuleHost>,
     clock: Arc<dyn Clock>,
-    sealer: Sealer,
+    operator: OperatorKey,
+    refresh_keys: RefreshKeys,
+    throttle: LoginThrottle,
+    fair: Fair,
     commit: GroupCommit,
+    sweeper: Sweeper,
     limits: RuleLimits,
-    tenants: RwLock<HashMap<String, Arc<TenantRuntime>>>,
-    /// Bounds the domain work running at once to the cores: dozens of blocking threads
-    /// contending for two cores cost more in context switches than they gain.
-    workers: tokio::sync::Semaphore,
+    tenants: RwLock<Tenants>,
 }
 
 /// The server's shared state. Cheap to clone.
@@ -49,39 +88,40 @@ struct Inner {
 pub struct AppState(Arc<Inner>);
 
 impl AppState {
-    /// Builds the state; starts the group-commit task, so call it inside a tokio runtime.
+    /// Builds the state: opens the deployment secret with the operator key, loads every
+    /// tenant, and starts the group-commit and sweep tasks (so call it inside a tokio
+    /// runtime). Blocking: it reads the store and compiles rules.
     pub fn new(
-        store: Arc<SledStore>,
+        store: Arc<dyn Store>,
         host: Arc<RuleHost>,
         clock: Arc<dyn Clock>,
+        operator: OperatorKey,
+        settings: Settings,
     ) -> Result<AppState, StateError> {
-        let key = store.seal_key(|| {
-            let mut key = [0u8; 32];
-            SystemEntropy.fill(&mut key);
-            key
-        })?;
-        let sealer = Sealer::new(&key).ok_or_else(|| StateError::Tenant {
-            tenant: "*".into(),
-            reason: "the stored sealing key is not 32 bytes".into(),
-        })?;
-        let commit = GroupCommit::start(Arc::clone(&store) as Arc<dyn Store>);
-        Ok(AppState(Arc::new(Inner {
+        let secret = vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)?;
+        let limits = RuleLimits::default();
+        let tenants = load_tenants(store.as_ref(), &host, &operator, &limits)?;
+        let commit = GroupCommit::start(Arc::clone(&store));
+        let inner = Arc::new_cyclic(|weak| Inner {
+            refresh_keys: RefreshKeys::derive(&secret),
+            throttle: LoginThrottle::new(settings.throttle),
+            fair: Fair::new(settings.fair),
+            commit,
+            sweeper: Sweeper::start(weak.clone(), settings.sweep_every),
+            limits,
+            tenants: RwLock::new(tenants),
             store,
             host,
             clock,
-            sealer,
-            commit,
-            limits: RuleLimits::default(),
-            tenants: RwLock::new(HashMap::new()),
-            workers: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, usize::from),
-            ),
-        })))
+            operator,
+        });
+        Ok(AppState(inner))
     }
 
     /// Stops background work, flushes, and releases the store, so the directory can be opened
     /// again. Gives the state back if other clones are still alive (a request in flight).
     pub async fn close(self) -> Result<(), AppState> {
+        self.0.sweeper.stop().await;
         let mut inner = Arc::try_unwrap(self.0).map_err(AppState)?;
         inner.commit.stop().await;
         if let Err(error) = inner.store.flush() {
@@ -90,7 +130,11 @@ impl AppState {
         Ok(())
     }
 
-    pub fn store(&self) -> &Arc<SledStore> {
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> AppState {
+        AppState(inner)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.0.store
     }
 
@@ -102,90 +146,163 @@ impl AppState {
         self.0.clock.now()
     }
 
-    pub(crate) fn sealer(&self) -> &Sealer {
-        &self.0.sealer
+    pub(crate) fn refresh_keys(&self) -> &RefreshKeys {
+        &self.0.refresh_keys
+    }
+
+    pub(crate) fn throttle(&self) -> &LoginThrottle {
+        &self.0.throttle
     }
 
     pub(crate) fn limits(&self) -> &RuleLimits {
         &self.0.limits
     }
 
-    /// Runs synchronous domain work (rules, the store, signing) on a blocking thread, at most
-    /// one per core at a time.
+    /// Runs synchronous domain work (rules, the store, signing) for `tenant` on a blocking
+    /// thread, when the fair scheduler gives it a worker.
     pub(crate) async fn run_blocking<T: Send + 'static>(
         &self,
+        tenant: &str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, oidc_core::OAuthError> {
-        let _permit = self
-            .0
-            .workers
-            .acquire()
-            .await
-            .map_err(|_| oidc_core::OAuthError::server_error())?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| oidc_core::OAuthError::server_error())
+        let permit = self.worker(tenant).await?;
+        let result = tokio::task::spawn_blocking(work).await;
+        drop(permit);
+        result.map_err(|_| oidc_core::OAuthError::server_error())
+    }
+
+    /// A worker for `tenant`, or 503 with `Retry-After` when its queue is full or its wait
+    /// too long.
+    pub(crate) async fn worker(&self, tenant: &str) -> Result<FairPermit, oidc_core::OAuthError> {
+        self.0.fair.acquire(tenant).await.map_err(|overloaded| {
+            let reason = match overloaded {
+                Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
+                Overloaded::WaitedTooLong => "The server is busy.",
+            };
+            oidc_core::OAuthError::unavailable(format!("{reason} Retry later."), 1)
+        })
     }
 
     /// Waits until every write so far is durable.
-    pub(crate) async fn commit(&self) -> Result<(), ()> {
+    pub(crate) async fn commit(&self) -> Result<(), oidc_core::StoreError> {
         self.0.commit.commit().await
     }
 
-    /// The tenant's runtime, loaded on first use and cached.
-    pub(crate) fn tenant(&self, id: &str) -> Result<Option<Arc<TenantRuntime>>, StateError> {
-        if let Some(runtime) = self
-            .0
+    /// Sweeps every tenant's dead refresh-token families once, now (the background task
+    /// does it on a timer and at start).
+    pub async fn sweep_now(
+        &self,
+    ) -> Result<oidc_core::refresh::lifecycle::Swept, oidc_core::StoreError> {
+        crate::sweeper::sweep_all(self).await
+    }
+
+    /// The tenant with this id, if it exists.
+    pub(crate) fn tenant(&self, id: &str) -> Option<Arc<TenantRuntime>> {
+        self.read_tenants().by_id.get(id).cloned()
+    }
+
+    /// The tenant a host name addresses, if any.
+    pub(crate) fn tenant_for_host(&self, host: &str) -> Option<Arc<TenantRuntime>> {
+        let tenants = self.read_tenants();
+        let id = tenants.by_host.get(&host.to_ascii_lowercase())?;
+        tenants.by_id.get(id).cloned()
+    }
+
+    /// Ids of every loaded tenant.
+    pub(crate) fn tenant_ids(&self) -> Vec<String> {
+        self.read_tenants().by_id.keys().cloned().collect()
+    }
+
+    fn read_tenants(&self) -> std::sync::RwLockReadGuard<'_, Tenants> {
+        self.0
             .tenants
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-        {
-            return Ok(Some(Arc::clone(runtime)));
-        }
-        let Some(tenant) = self.0.store.tenant(id)? else {
-            return Ok(None);
-        };
-        let runtime = Arc::new(self.load(tenant)?);
-        let mut tenants = self
-            .0
-            .tenants
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        Ok(Some(Arc::clone(
-            tenants.entry(id.to_owned()).or_insert(runtime),
-        )))
     }
 
-    fn load(&self, tenant: Tenant) -> Result<TenantRuntime, StateError> {
-        let failed = |reason: String| StateError::Tenant {
-            tenant: tenant.id.clone(),
-            reason,
-        };
-        let keys = TenantKeys::new(&self.0.store.keys(&tenant.id)?, tenant.signing_alg)
-            .map_err(|e| failed(e.to_string()))?;
-        let mut chain = Vec::new();
-        let mut broken = None;
-        for rule in self.0.store.rules(&tenant.id)? {
-            let module = self.0.store.module(&rule.module_hash)?.unwrap_or_default();
-            match self.0.host.load(&module, &self.0.limits) {
-                Ok(module) => chain.push(ChainRule {
-                    name: rule.name,
-                    order: rule.order,
-                    enabled: rule.enabled,
-                    module,
-                }),
-                Err(error) => {
-                    tracing::error!(tenant = %tenant.id, rule = %rule.name, "rule cannot be loaded: {error}");
-                    broken.get_or_insert(format!("Rule '{}' could not be loaded.", rule.name));
-                }
+    /// Loads every tenant from the store, replacing what was loaded. Blocking.
+    pub fn reload_tenants(&self) -> Result<(), StateError> {
+        let inner = &self.0;
+        let loaded = load_tenants(
+            inner.store.as_ref(),
+            &inner.host,
+            &inner.operator,
+            &inner.limits,
+        )?;
+        *inner
+            .tenants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = loaded;
+        Ok(())
+    }
+}
+
+fn load_tenants(
+    store: &dyn Store,
+    host: &RuleHost,
+    operator: &OperatorKey,
+    limits: &RuleLimits,
+) -> Result<Tenants, StateError> {
+    let mut loaded = Tenants::default();
+    for tenant in store.tenants()? {
+        for name in &tenant.hosts {
+            loaded
+                .by_host
+                .insert(name.to_ascii_lowercase(), tenant.id.clone());
+        }
+        let id = tenant.id.clone();
+        loaded
+            .by_id
+            .insert(id, Arc::new(load(store, host, operator, limits, tenant)?));
+    }
+    Ok(loaded)
+}
+
+fn load(
+    store: &dyn Store,
+    host: &RuleHost,
+    operator: &OperatorKey,
+    limits: &RuleLimits,
+    tenant: Tenant,
+) -> Result<TenantRuntime, StateError> {
+    let failed = |reason: String| StateError::Tenant {
+        tenant: tenant.id.clone(),
+        reason,
+    };
+    let materials = store
+        .keys(&tenant.id)?
+        .iter()
+        .map(|stored| {
+            stored
+                .unwrap(&tenant.id, operator)
+                .map_err(|e| failed(format!("signing key {}: {e}", stored.kid)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let keys =
+        TenantKeys::new(&materials, tenant.signing_alg).map_err(|e| failed(e.to_string()))?;
+    let mut chain = Vec::new();
+    let mut broken = None;
+    for rule in store.rules(&tenant.id)? {
+        let module = store
+            .module(&tenant.id, &rule.module_hash)?
+            .unwrap_or_default();
+        match host.load(&module, limits) {
+            Ok(module) => chain.push(ChainRule {
+                name: rule.name,
+                order: rule.order,
+                enabled: rule.enabled,
+                module,
+            }),
+            Err(error) => {
+                tracing::error!(tenant = %tenant.id, rule = %rule.name, "rule cannot be loaded: {error}");
+                broken.get_or_insert(format!("Rule '{}' could not be loaded.", rule.name));
             }
         }
-        Ok(TenantRuntime {
-            paths: Paths::for_issuer(&tenant.issuer),
-            keys,
-            chain: broken.map_or(Ok(chain), Err),
-            tenant,
-        })
     }
+    Ok(TenantRuntime {
+        paths: Paths::for_issuer(&tenant.issuer),
+        keys,
+        chain: broken.map_or(Ok(chain), Err),
+        tenant,
+    })
 }

@@ -1,48 +1,69 @@
 //! Key layout: every key starts with the tenant id and a NUL, so a prefix scan of one tenant
-//! never reaches another's records, and ids cannot collide across tenants.
+//! never reaches another's records, and ids cannot collide across tenants. Identifiers are
+//! checked (`oidc_core::store::checked_id`) before they become part of a key, so none holds
+//! the NUL separator.
 
-use oidc_core::SecretHash;
-
-pub(crate) fn tenant_key(tenant: &str, id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(tenant.len() + 1 + id.len());
+/// `tenant NUL part NUL part …`.
+pub(crate) fn key(tenant: &str, parts: &[&str]) -> Vec<u8> {
+    let len = tenant.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut key = Vec::with_capacity(len);
     key.extend_from_slice(tenant.as_bytes());
-    key.push(0);
-    key.extend_from_slice(id.as_bytes());
+    for part in parts {
+        key.push(0);
+        key.extend_from_slice(part.as_bytes());
+    }
     key
+}
+
+/// The prefix of every key of `tenant`.
+pub(crate) fn tenant_prefix(tenant: &str) -> Vec<u8> {
+    let mut prefix = key(tenant, &[]);
+    prefix.push(0);
+    prefix
 }
 
 pub(crate) fn login_key(tenant: &str, login: &str) -> Vec<u8> {
-    tenant_key(tenant, &login.to_lowercase())
+    key(tenant, &[&login.to_lowercase()])
 }
+
+/// Record kinds sharing the `issuance` tree (so one transaction covers a whole issuance).
+pub(crate) const FAMILY: &str = "f";
+pub(crate) const USER_FAMILY: &str = "u";
+pub(crate) const USERINFO: &str = "c";
 
 pub(crate) fn family_key(tenant: &str, family_id: &str) -> Vec<u8> {
-    tenant_key(tenant, family_id)
+    key(tenant, &[FAMILY, family_id])
 }
 
-pub(crate) fn token_key(tenant: &str, token: &SecretHash) -> Vec<u8> {
-    let mut key = tenant_key(tenant, "");
-    key.extend_from_slice(&token.0);
-    key
-}
-
+/// Families of a user and client, for the cap: the index entry's key names the family.
 pub(crate) fn user_family_prefix(tenant: &str, user_id: &str, client_id: &str) -> Vec<u8> {
-    let mut key = tenant_key(tenant, user_id);
-    key.push(0);
-    key.extend_from_slice(client_id.as_bytes());
-    key.push(0);
-    key
+    let mut prefix = key(tenant, &[USER_FAMILY, user_id, client_id]);
+    prefix.push(0);
+    prefix
 }
 
-/// Sorted by creation time within a user and client, oldest first.
 pub(crate) fn user_family_key(
     tenant: &str,
     user_id: &str,
     client_id: &str,
-    created_at: u64,
     family_id: &str,
 ) -> Vec<u8> {
-    let mut key = user_family_prefix(tenant, user_id, client_id);
-    key.extend_from_slice(&created_at.to_be_bytes());
-    key.extend_from_slice(family_id.as_bytes());
-    key
+    key(tenant, &[USER_FAMILY, user_id, client_id, family_id])
+}
+
+pub(crate) fn userinfo_key(tenant: &str, user_id: &str, client_id: &str) -> Vec<u8> {
+    key(tenant, &[USERINFO, user_id, client_id])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_prefix_never_matches_a_longer_tenant_id() {
+        let acme = tenant_prefix("acme");
+        assert!(key("acme", &["x"]).starts_with(&acme));
+        assert!(!key("acme2", &["x"]).starts_with(&acme));
+        assert!(!key("acm", &["ex"]).starts_with(&acme));
+    }
 }

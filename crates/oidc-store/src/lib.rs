@@ -2,10 +2,10 @@
 //! sled.
 //!
 //! Every record is JSON in a tree of its own, keyed by tenant first, so one tenant's data can
-//! never be read through another's key. Writes that must not race (refresh-token rotation)
-//! are a compare-and-swap on the family record after checking its version;
-//! [`SledStore::flush`] makes every write so far durable, and the server calls it before
-//! answering.
+//! never be read through another's key. An issuance (a refresh-token family, its index entry,
+//! the `/userinfo` claims and the user's metadata) is one sled transaction: all of it lands,
+//! or none. [`SledStore::flush`] makes every write so far durable; the server calls it before
+//! answering. The data directory is private to its owner (0700, files 0600).
 
 // No panic is reachable from a request or an uploaded module.
 #![cfg_attr(
@@ -18,35 +18,27 @@
     )
 )]
 
+mod issuance;
 mod keys;
 mod records;
 
 use std::path::Path;
 
 use oidc_core::refresh::RefreshFamily;
-use oidc_core::{
-    Api, Client, KeyMaterial, MetadataUpdate, RuleRecord, SecretHash, Store, StoreError, Tenant,
-    UnixMillis, User, UserUpdate,
-};
-use serde::{Deserialize, Serialize};
+use oidc_core::store::checked_id;
+use oidc_core::{Api, Change, Client, RuleRecord, Store, StoreError, StoredKey, Tenant, User};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use keys::{family_key, login_key, tenant_key, token_key, user_family_key, user_family_prefix};
+use keys::{key, login_key, tenant_prefix};
 use records::{decode, encode};
 
-/// The on-disk layout version. Bumped with a migration whenever a record or key changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The on-disk layout version. Bumped whenever a record or key changes.
+/// 2: refresh tokens name their family (no token index), keys and the deployment secret are
+/// wrapped under the operator key, modules are per tenant, userinfo claims per client.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META_SCHEMA: &[u8] = b"schema_version";
-const META_SEAL_KEY: &[u8] = b"seal_key";
-
-/// Where a refresh token hash points.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct TokenEntry<'a> {
-    family_id: &'a str,
-    generation: u64,
-}
 
 /// The sled-backed store.
 #[derive(Debug, Clone)]
@@ -62,10 +54,8 @@ pub struct SledStore {
     logins: sled::Tree,
     rules: sled::Tree,
     modules: sled::Tree,
-    families: sled::Tree,
-    tokens: sled::Tree,
-    user_families: sled::Tree,
-    userinfo: sled::Tree,
+    /// Families, their per-user index and `/userinfo` claims: what an issuance writes.
+    issuance: sled::Tree,
 }
 
 /// The store could not open.
@@ -73,29 +63,39 @@ pub struct SledStore {
 pub enum OpenError {
     #[error("cannot open the store: {0}")]
     Sled(#[from] sled::Error),
-    #[error("the store has schema version {found}; this build reads version {SCHEMA_VERSION}")]
+    #[error("cannot make the data directory private: {0}")]
+    Permissions(#[from] std::io::Error),
+    #[error(
+        "the store has schema version {found}; this build reads version {SCHEMA_VERSION}. \
+         Version 1 stores (signing keys in the clear, refresh tokens of the old format) cannot \
+         be upgraded: start on a new directory and log users in again"
+    )]
     Schema { found: u32 },
 }
 
-fn failed(error: impl std::fmt::Display) -> StoreError {
-    StoreError(error.to_string())
+pub(crate) fn failed(context: &'static str) -> impl Fn(sled::Error) -> StoreError {
+    move |error| StoreError::backend(context, error)
 }
 
-fn tx_failed(error: TransactionError<StoreError>) -> StoreError {
-    match error {
+fn tx_failed(context: &'static str) -> impl Fn(TransactionError<StoreError>) -> StoreError {
+    move |error| match error {
         TransactionError::Abort(error) => error,
-        TransactionError::Storage(error) => failed(error),
+        TransactionError::Storage(error) => StoreError::backend(context, error),
     }
 }
 
-fn abort(error: StoreError) -> ConflictableTransactionError<StoreError> {
+pub(crate) fn abort(error: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(error)
 }
 
 impl SledStore {
-    /// Opens (or creates) the store in `path`.
+    /// Opens (or creates) the store in `path`, private to its owner.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, OpenError> {
-        Self::from_db(sled::open(path)?)
+        let path = path.as_ref();
+        make_private_dir(path)?;
+        let store = Self::from_db(sled::open(path)?)?;
+        make_private_files(path)?;
+        Ok(store)
     }
 
     /// A store in a temporary directory, removed on drop: for tests.
@@ -130,10 +130,7 @@ impl SledStore {
             logins: db.open_tree("logins")?,
             rules: db.open_tree("rules")?,
             modules: db.open_tree("modules")?,
-            families: db.open_tree("families")?,
-            tokens: db.open_tree("tokens")?,
-            user_families: db.open_tree("user_families")?,
-            userinfo: db.open_tree("userinfo")?,
+            issuance: db.open_tree("issuance")?,
             meta,
             db,
         })
@@ -141,226 +138,272 @@ impl SledStore {
 
     /// Makes every write so far durable (fsync).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(drop).map_err(failed)
+        self.db.flush().map(drop).map_err(failed("flush"))
     }
 
     /// A checksum of every record: tests use it to show a failed request changed nothing.
     pub fn checksum(&self) -> Result<u32, StoreError> {
-        self.db.checksum().map_err(failed)
+        self.db.checksum().map_err(failed("checksum"))
     }
 
-    /// The deployment's sealing key, created on first use and kept.
-    pub fn seal_key(&self, generate: impl FnOnce() -> [u8; 32]) -> Result<Vec<u8>, StoreError> {
-        if let Some(key) = self.meta.get(META_SEAL_KEY).map_err(failed)? {
-            return Ok(key.to_vec());
-        }
-        let key = generate();
-        let previous = self
-            .meta
-            .compare_and_swap(META_SEAL_KEY, None as Option<&[u8]>, Some(&key[..]))
-            .map_err(failed)?;
-        match previous {
-            Ok(()) => Ok(key.to_vec()),
-            Err(current) => Ok(current.current.map(|k| k.to_vec()).unwrap_or_default()),
-        }
-    }
-
-    pub fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        for host in &tenant.hosts {
-            self.hosts
-                .insert(host.to_ascii_lowercase().as_bytes(), tenant.id.as_bytes())
-                .map_err(failed)?;
-        }
-        self.tenants
-            .insert(tenant.id.as_bytes(), encode(tenant)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    pub fn put_key(&self, tenant: &str, key: &KeyMaterial) -> Result<(), StoreError> {
-        self.keys
-            .insert(tenant_key(tenant, &key.kid), encode(key)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    pub fn put_client(&self, tenant: &str, client: &Client) -> Result<(), StoreError> {
-        self.clients
-            .insert(tenant_key(tenant, &client.client_id), encode(client)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    pub fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError> {
-        self.apis
-            .insert(tenant_key(tenant, &api.identifier), encode(api)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    /// Stores a user and indexes its email and username for login.
-    pub fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError> {
-        for login in user.email.iter().chain(user.username.iter()) {
-            self.logins
-                .insert(login_key(tenant, login), user.user_id.as_bytes())
-                .map_err(failed)?;
-        }
-        self.users
-            .insert(tenant_key(tenant, &user.user_id), encode(user)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    /// Stores a rule; its module goes in once by content hash.
-    pub fn put_rule(
-        &self,
-        tenant: &str,
-        rule: &RuleRecord,
-        module: &[u8],
-    ) -> Result<(), StoreError> {
-        self.modules
-            .insert(rule.module_hash.as_bytes(), module)
-            .map_err(failed)?;
-        self.rules
-            .insert(tenant_key(tenant, &rule.name), encode(rule)?)
-            .map(drop)
-            .map_err(failed)
-    }
-
-    pub fn module(&self, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .modules
-            .get(hash.as_bytes())
-            .map_err(failed)?
-            .map(|bytes| bytes.to_vec()))
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(failed("size on disk"))
     }
 
     fn get<T: serde::de::DeserializeOwned>(
         tree: &sled::Tree,
+        what: &'static str,
         key: impl AsRef<[u8]>,
     ) -> Result<Option<T>, StoreError> {
         tree.get(key)
-            .map_err(failed)?
-            .map(|bytes| decode(&bytes))
+            .map_err(failed(what))?
+            .map(|bytes| decode(what, &bytes))
             .transpose()
     }
 
     fn scan<T: serde::de::DeserializeOwned>(
         tree: &sled::Tree,
+        what: &'static str,
         tenant: &str,
     ) -> Result<Vec<T>, StoreError> {
-        tree.scan_prefix(tenant_key(tenant, ""))
-            .map(|entry| decode(&entry.map_err(failed)?.1))
+        tree.scan_prefix(tenant_prefix(tenant))
+            .map(|entry| decode(what, &entry.map_err(failed(what))?.1))
             .collect()
     }
 
-    /// Revokes the oldest live families of a user and client beyond `max_live`, and forgets
-    /// dead ones. Not atomic with the insert: a brief excess is harmless.
-    fn evict(
-        &self,
+    fn put<T: serde::Serialize>(
+        tree: &sled::Tree,
+        what: &'static str,
         tenant: &str,
-        user_id: &str,
-        client_id: &str,
-        max_live: usize,
-        now: UnixMillis,
+        id: &str,
+        value: &T,
     ) -> Result<(), StoreError> {
-        let mut live = Vec::new();
-        for entry in self
-            .user_families
-            .scan_prefix(user_family_prefix(tenant, user_id, client_id))
-        {
-            let (key, family_id) = entry.map_err(failed)?;
-            let family_id = String::from_utf8_lossy(&family_id).into_owned();
-            match self.refresh_family(tenant, &family_id)? {
-                Some(family) if family.is_live(now) => live.push(family),
-                _ => {
-                    self.user_families.remove(key).map_err(failed)?;
-                }
-            }
-        }
-        // Keys sort by creation time, so the oldest come first.
-        let excess = live.len().saturating_sub(max_live);
-        for family in live.into_iter().take(excess) {
-            let revoked = family.revoke(
-                "more than the allowed live refresh tokens per user and client",
-                now,
-            );
-            self.refresh_replace(tenant, family.version, &revoked, None, None)?;
-        }
-        Ok(())
+        tree.insert(key(checked_id(tenant)?, &[checked_id(id)?]), encode(value)?)
+            .map(drop)
+            .map_err(failed(what))
     }
 }
 
-fn apply_update(
-    users: &TransactionalTree,
-    tenant: &str,
-    update: UserUpdate<'_>,
-) -> Result<(), ConflictableTransactionError<StoreError>> {
-    let Some((user_id, update)) = update else {
-        return Ok(());
-    };
-    let key = tenant_key(tenant, user_id);
-    let Some(bytes) = users.get(&key)? else {
-        return Ok(());
-    };
-    let mut user: User = decode(&bytes).map_err(abort)?;
-    update.apply(&mut user);
-    users.insert(key, encode(&user).map_err(abort)?)?;
+fn make_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Files sled made before (or despite) the process umask: 0600, directories 0700.
+fn make_private_files(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let mode = if entry.file_type()?.is_dir() {
+            make_private_files(&entry.path())?;
+            0o700
+        } else {
+            0o600
+        };
+        std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+    }
     Ok(())
 }
 
 impl Store for SledStore {
-    fn tenant(&self, tenant: &str) -> Result<Option<Tenant>, StoreError> {
-        Self::get(&self.tenants, tenant.as_bytes())
+    fn tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
+        Self::get(&self.tenants, "tenants", id.as_bytes())
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.tenants
+            .iter()
+            .map(|entry| decode("tenants", &entry.map_err(failed("tenants"))?.1))
+            .collect()
     }
 
     fn tenant_for_host(&self, host: &str) -> Result<Option<String>, StoreError> {
         let id = self
             .hosts
             .get(host.to_ascii_lowercase().as_bytes())
-            .map_err(failed)?;
+            .map_err(failed("hosts"))?;
         Ok(id.map(|id| String::from_utf8_lossy(&id).into_owned()))
     }
 
-    fn keys(&self, tenant: &str) -> Result<Vec<KeyMaterial>, StoreError> {
-        Self::scan(&self.keys, tenant)
+    fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let id = oidc_core::ids::validate_tenant(&tenant.id)
+            .map_err(|reason| StoreError::InvalidId {
+                id: tenant.id.clone(),
+                reason,
+            })
+            .map(|()| tenant.id.as_str())?;
+        let hosts: Vec<String> = tenant
+            .hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let record = encode(tenant)?;
+        (&self.tenants, &self.hosts)
+            .transaction(|(tenants, host_index)| {
+                for host in &hosts {
+                    if let Some(owner) = host_index.get(host.as_bytes())?
+                        && owner != id.as_bytes()
+                    {
+                        return Err(abort(StoreError::Conflict(format!(
+                            "host {host} belongs to tenant {}",
+                            String::from_utf8_lossy(&owner)
+                        ))));
+                    }
+                }
+                if let Some(old) = tenants.get(id.as_bytes())? {
+                    let old: Tenant = decode("tenants", &old).map_err(abort)?;
+                    for host in old.hosts.iter().map(|h| h.to_ascii_lowercase()) {
+                        if !hosts.contains(&host) {
+                            host_index.remove(host.as_bytes())?;
+                        }
+                    }
+                }
+                for host in &hosts {
+                    host_index.insert(host.as_bytes(), id.as_bytes())?;
+                }
+                tenants.insert(id.as_bytes(), record.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_failed("put tenant"))
+    }
+
+    fn delete_tenant(&self, id: &str) -> Result<(), StoreError> {
+        // The tenant record first: from then on nothing serves it, whatever remains.
+        self.tenants
+            .remove(id.as_bytes())
+            .map_err(failed("tenants"))?;
+        for entry in self.hosts.iter() {
+            let (host, owner) = entry.map_err(failed("hosts"))?;
+            if owner == id.as_bytes() {
+                self.hosts.remove(host).map_err(failed("hosts"))?;
+            }
+        }
+        let prefix = tenant_prefix(id);
+        for tree in [
+            &self.keys,
+            &self.clients,
+            &self.apis,
+            &self.users,
+            &self.logins,
+            &self.rules,
+            &self.modules,
+            &self.issuance,
+        ] {
+            for entry in tree.scan_prefix(&prefix).keys() {
+                tree.remove(entry.map_err(failed("delete tenant"))?)
+                    .map_err(failed("delete tenant"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn keys(&self, tenant: &str) -> Result<Vec<StoredKey>, StoreError> {
+        Self::scan(&self.keys, "keys", tenant)
+    }
+
+    fn put_key(&self, tenant: &str, stored: &StoredKey) -> Result<(), StoreError> {
+        Self::put(&self.keys, "keys", tenant, &stored.kid, stored)
     }
 
     fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
-        Self::get(&self.clients, tenant_key(tenant, client_id))
+        Self::get(&self.clients, "clients", key(tenant, &[client_id]))
+    }
+
+    fn put_client(&self, tenant: &str, client: &Client) -> Result<(), StoreError> {
+        Self::put(&self.clients, "clients", tenant, &client.client_id, client)
     }
 
     fn api(&self, tenant: &str, identifier: &str) -> Result<Option<Api>, StoreError> {
-        Self::get(&self.apis, tenant_key(tenant, identifier))
+        Self::get(&self.apis, "apis", key(tenant, &[identifier]))
+    }
+
+    fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError> {
+        Self::put(&self.apis, "apis", tenant, &api.identifier, api)
     }
 
     fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError> {
-        Self::get(&self.users, tenant_key(tenant, user_id))
+        Self::get(&self.users, "users", key(tenant, &[user_id]))
     }
 
     fn user_by_login(&self, tenant: &str, login: &str) -> Result<Option<User>, StoreError> {
-        let Some(user_id) = self.logins.get(login_key(tenant, login)).map_err(failed)? else {
+        let Some(user_id) = self
+            .logins
+            .get(login_key(tenant, login))
+            .map_err(failed("logins"))?
+        else {
             return Ok(None);
         };
         self.user(tenant, &String::from_utf8_lossy(&user_id))
     }
 
-    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
-        Self::scan(&self.rules, tenant)
+    fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        let user_id = checked_id(&user.user_id)?;
+        let logins: Vec<Vec<u8>> = user
+            .email
+            .iter()
+            .chain(user.username.iter())
+            .map(|login| checked_id(login).map(|login| login_key(tenant, login)))
+            .collect::<Result<_, _>>()?;
+        let record = encode(user)?;
+        let user_key = key(tenant, &[user_id]);
+        (&self.users, &self.logins)
+            .transaction(|(users, login_index)| {
+                for login in &logins {
+                    if let Some(owner) = login_index.get(login)?
+                        && owner != user_id.as_bytes()
+                    {
+                        return Err(abort(StoreError::Conflict(
+                            "a login of this user belongs to another user".into(),
+                        )));
+                    }
+                }
+                if let Some(old) = users.get(&user_key)? {
+                    let old: User = decode("users", &old).map_err(abort)?;
+                    for login in old.email.iter().chain(old.username.iter()) {
+                        let old_key = login_key(tenant, login);
+                        if !logins.contains(&old_key) {
+                            login_index.remove(old_key)?;
+                        }
+                    }
+                }
+                for login in &logins {
+                    login_index.insert(login.as_slice(), user_id.as_bytes())?;
+                }
+                users.insert(user_key.as_slice(), record.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_failed("put user"))
     }
 
-    fn refresh_find(
-        &self,
-        tenant: &str,
-        token: &SecretHash,
-    ) -> Result<Option<(u64, RefreshFamily)>, StoreError> {
-        let Some(entry) = self.tokens.get(token_key(tenant, token)).map_err(failed)? else {
-            return Ok(None);
-        };
-        let entry: TokenEntry<'_> = decode(&entry)?;
+    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
+        Self::scan(&self.rules, "rules", tenant)
+    }
+
+    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError> {
+        let module_key = key(checked_id(tenant)?, &[checked_id(&rule.module_hash)?]);
+        let rule_key = key(tenant, &[checked_id(&rule.name)?]);
+        let record = encode(rule)?;
+        (&self.modules, &self.rules)
+            .transaction(|(modules, rules)| {
+                modules.insert(module_key.as_slice(), module)?;
+                rules.insert(rule_key.as_slice(), record.as_slice())?;
+                Ok(())
+            })
+            .map_err(tx_failed("put rule"))
+    }
+
+    fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
-            .refresh_family(tenant, entry.family_id)?
-            .map(|family| (entry.generation, family)))
+            .modules
+            .get(key(tenant, &[hash]))
+            .map_err(failed("modules"))?
+            .map(|bytes| bytes.to_vec()))
     }
 
     fn refresh_family(
@@ -368,128 +411,77 @@ impl Store for SledStore {
         tenant: &str,
         family_id: &str,
     ) -> Result<Option<RefreshFamily>, StoreError> {
-        Self::get(&self.families, family_key(tenant, family_id))
-    }
-
-    fn refresh_create(
-        &self,
-        tenant: &str,
-        family: &RefreshFamily,
-        token: &SecretHash,
-        max_live: usize,
-        update: UserUpdate<'_>,
-        now: UnixMillis,
-    ) -> Result<(), StoreError> {
-        let family_bytes = encode(family)?;
-        let entry = encode(&TokenEntry {
-            family_id: &family.id,
-            generation: family.generation,
-        })?;
-        let index_key = user_family_key(
-            tenant,
-            &family.user_id,
-            &family.client_id,
-            family.created_at,
-            &family.id,
-        );
-        (
-            &self.families,
-            &self.tokens,
-            &self.user_families,
-            &self.users,
+        Self::get(
+            &self.issuance,
+            "families",
+            keys::family_key(tenant, family_id),
         )
-            .transaction(|(families, tokens, user_families, users)| {
-                families.insert(family_key(tenant, &family.id), family_bytes.as_slice())?;
-                tokens.insert(token_key(tenant, token), entry.as_slice())?;
-                user_families.insert(index_key.as_slice(), family.id.as_bytes())?;
-                apply_update(users, tenant, update)
-            })
-            .map_err(tx_failed)?;
-        self.evict(tenant, &family.user_id, &family.client_id, max_live, now)
     }
 
-    fn refresh_replace(
+    fn refresh_families(
         &self,
         tenant: &str,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        issuance::families_of(self, tenant, user_id, client_id)
+    }
+
+    fn refresh_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        issuance::page(self, tenant, after, limit)
+    }
+
+    fn refresh_delete(
+        &self,
+        tenant: &str,
+        family_id: &str,
         expected_version: u64,
-        family: &RefreshFamily,
-        new_token: Option<&SecretHash>,
-        update: UserUpdate<'_>,
     ) -> Result<bool, StoreError> {
-        let key = family_key(tenant, &family.id);
-        let Some(current) = self.families.get(&key).map_err(failed)? else {
-            return Ok(false);
-        };
-        let stored: RefreshFamily = decode(&current)?;
-        // A revoked family is final, whatever version the writer saw.
-        if stored.version != expected_version
-            || (stored.revoked.is_some() && family.revoked.is_none())
-        {
-            return Ok(false);
-        }
-        // A single-key compare-and-swap, not a multi-tree transaction: it is what makes one
-        // successor per parent, and it is several times cheaper on the hot path. The token
-        // index and the metadata follow; a crash in between loses nothing a client was given,
-        // because the server answers only after flushing all three.
-        let swapped = self
-            .families
-            .compare_and_swap(&key, Some(current), Some(encode(family)?))
-            .map_err(failed)?;
-        if swapped.is_err() {
-            return Ok(false);
-        }
-        if let Some(token) = new_token {
-            let entry = encode(&TokenEntry {
-                family_id: &family.id,
-                generation: family.generation,
-            })?;
-            self.tokens
-                .insert(token_key(tenant, token), entry)
-                .map_err(failed)?;
-        }
-        if let Some((user_id, update)) = update {
-            self.update_user_metadata(tenant, user_id, update)?;
-        }
-        Ok(true)
+        issuance::delete(self, tenant, family_id, expected_version)
     }
 
-    fn update_user_metadata(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        update: &MetadataUpdate,
-    ) -> Result<(), StoreError> {
-        self.users
-            .transaction(|users| apply_update(users, tenant, Some((user_id, update))))
-            .map_err(tx_failed)
-    }
-
-    fn set_userinfo_claims(
-        &self,
-        tenant: &str,
-        user_id: &str,
-        claims: &rules_abi::Claims,
-    ) -> Result<(), StoreError> {
-        let key = tenant_key(tenant, user_id);
-        let bytes = encode(claims)?;
-        // Usually unchanged from the last issuance: skip the write, and the flush it costs.
-        if self
-            .userinfo
-            .get(&key)
-            .map_err(failed)?
-            .is_some_and(|stored| stored == bytes.as_slice())
-        {
-            return Ok(());
-        }
-        self.userinfo.insert(key, bytes).map(drop).map_err(failed)
+    fn apply(&self, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError> {
+        issuance::apply(self, tenant, change)
     }
 
     fn userinfo_claims(
         &self,
         tenant: &str,
         user_id: &str,
+        client_id: &str,
     ) -> Result<rules_abi::Claims, StoreError> {
-        Ok(Self::get(&self.userinfo, tenant_key(tenant, user_id))?.unwrap_or_default())
+        Ok(Self::get(
+            &self.issuance,
+            "userinfo",
+            keys::userinfo_key(tenant, user_id, client_id),
+        )?
+        .unwrap_or_default())
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .meta
+            .get(name.as_bytes())
+            .map_err(failed("meta"))?
+            .map(|bytes| bytes.to_vec()))
+    }
+
+    fn meta_swap(
+        &self,
+        name: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .meta
+            .compare_and_swap(name.as_bytes(), expected, Some(value))
+            .map_err(failed("meta"))?
+            .is_ok())
     }
 
     fn flush(&self) -> Result<(), StoreError> {

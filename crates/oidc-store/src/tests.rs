@@ -1,221 +1,55 @@
-use std::sync::Arc;
+//! The sled store passes the suite every engine must pass, on a real directory.
 
-use oidc_core::refresh::RefreshFamily;
-use oidc_core::{RefreshPolicy, Secret, Store};
+oidc_core::store_conformance!(crate::SledStore::temporary().unwrap());
 
-use super::*;
-
-fn family(id: &str, user: &str, created_at: u64) -> RefreshFamily {
-    RefreshFamily::new(
-        id.into(),
-        "app",
-        user,
-        None,
-        vec!["openid".into()],
-        &RefreshPolicy::default(),
-        created_at,
-    )
-}
-
-fn user(id: &str, email: &str) -> User {
-    User {
-        user_id: id.into(),
-        email: Some(email.into()),
-        email_verified: true,
-        username: None,
-        name: None,
-        nickname: None,
-        given_name: None,
-        family_name: None,
-        picture: None,
-        password_hash: None,
-        app_metadata: Default::default(),
-        user_metadata: Default::default(),
-        roles: vec![],
-        blocked: false,
-        logins_count: 0,
-        created_at: 0,
-        updated_at: 0,
+#[test]
+fn the_data_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let store = crate::SledStore::open(&dir).unwrap();
+    oidc_core::Store::put_tenant(&store, &oidc_core::testkit::fixtures::tenant("acme")).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = crate::SledStore::open(&dir).unwrap();
+    drop(store);
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    let mut files = 0;
+    for entry in walk(&dir) {
+        let expected = if entry.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&entry), expected, "{}", entry.display());
+        files += 1;
     }
+    assert!(files > 0);
 }
 
-#[test]
-fn users_are_found_by_login_within_their_tenant_only() {
-    let store = SledStore::temporary().unwrap();
-    store
-        .put_user("acme", &user("auth0|a", "Alice@Example.com"))
-        .unwrap();
-    assert_eq!(
-        store
-            .user_by_login("acme", "alice@example.com")
-            .unwrap()
-            .unwrap()
-            .user_id,
-        "auth0|a"
-    );
-    assert!(
-        store
-            .user_by_login("other", "alice@example.com")
-            .unwrap()
-            .is_none()
-    );
-    assert!(store.user("other", "auth0|a").unwrap().is_none());
-}
-
-#[test]
-fn refresh_tokens_belong_to_one_tenant() {
-    let store = SledStore::temporary().unwrap();
-    let token = Secret::new("t1").hash();
-    store
-        .refresh_create("acme", &family("rtf_1", "u", 1), &token, 200, None, 1)
-        .unwrap();
-    let (generation, found) = store.refresh_find("acme", &token).unwrap().unwrap();
-    assert_eq!((generation, found.id.as_str()), (0, "rtf_1"));
-    assert!(store.refresh_find("other", &token).unwrap().is_none());
-}
-
-#[test]
-fn replace_is_a_compare_and_swap_with_exactly_one_winner() {
-    let store = Arc::new(SledStore::temporary().unwrap());
-    let first = family("rtf_1", "u", 1);
-    store
-        .refresh_create("acme", &first, &Secret::new("t0").hash(), 200, None, 1)
-        .unwrap();
-    let winners: usize = (0..16)
-        .map(|i| {
-            let (store, first) = (Arc::clone(&store), first.clone());
-            std::thread::spawn(move || {
-                let next = first.after_exchange(true, None, (None, None), 2);
-                let token = Secret::new(format!("t1-{i}")).hash();
-                store
-                    .refresh_replace("acme", first.version, &next, Some(&token), None)
-                    .unwrap()
-            })
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|thread| usize::from(thread.join().unwrap()))
-        .sum();
-    assert_eq!(winners, 1);
-}
-
-#[test]
-fn a_revoked_family_cannot_be_revived() {
-    let store = SledStore::temporary().unwrap();
-    let first = family("rtf_1", "u", 1);
-    store
-        .refresh_create("acme", &first, &Secret::new("t0").hash(), 200, None, 1)
-        .unwrap();
-    let revoked = first.revoke("stolen", 2);
-    assert!(
-        store
-            .refresh_replace("acme", first.version, &revoked, None, None)
-            .unwrap()
-    );
-    // A writer that read the revoked family and somehow built a live successor is refused.
-    let mut revived = revoked.clone();
-    revived.revoked = None;
-    revived.version += 1;
-    assert!(
-        !store
-            .refresh_replace("acme", revoked.version, &revived, None, None)
-            .unwrap()
-    );
-    assert!(
-        store
-            .refresh_family("acme", "rtf_1")
-            .unwrap()
-            .unwrap()
-            .revoked
-            .is_some()
-    );
-}
-
-#[test]
-fn at_most_max_live_families_per_user_and_client() {
-    let store = SledStore::temporary().unwrap();
-    for i in 0..5u64 {
-        let token = Secret::new(format!("t{i}")).hash();
-        store
-            .refresh_create(
-                "acme",
-                &family(&format!("rtf_{i}"), "u", 10 + i),
-                &token,
-                3,
-                None,
-                20,
-            )
-            .unwrap();
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        }
+        out.push(path);
     }
-    let live: Vec<bool> = (0..5)
-        .map(|i| {
-            store
-                .refresh_family("acme", &format!("rtf_{i}"))
-                .unwrap()
-                .unwrap()
-                .is_live(20)
-        })
-        .collect();
-    assert_eq!(
-        live,
-        [false, false, true, true, true],
-        "the oldest are evicted"
-    );
+    out
 }
 
 #[test]
-fn metadata_updates_ride_along_with_the_token_write() {
-    let store = SledStore::temporary().unwrap();
-    store.put_user("acme", &user("auth0|a", "a@x")).unwrap();
-    let mut update = MetadataUpdate::default();
-    update.app_metadata.insert("seen".into(), true.into());
-    store
-        .refresh_create(
-            "acme",
-            &family("rtf_1", "auth0|a", 1),
-            &Secret::new("t").hash(),
-            200,
-            Some(("auth0|a", &update)),
-            1,
-        )
-        .unwrap();
-    assert_eq!(
-        store.user("acme", "auth0|a").unwrap().unwrap().app_metadata["seen"],
-        true
-    );
-}
-
-#[test]
-fn data_survives_a_reopen_and_the_schema_is_checked() {
-    let dir = tempfile::tempdir().unwrap();
-    let token = Secret::new("durable").hash();
+fn an_old_schema_is_refused_with_a_reason() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
     {
-        let store = SledStore::open(dir.path()).unwrap();
-        store
-            .refresh_create("acme", &family("rtf_1", "u", 1), &token, 200, None, 1)
+        let db = sled::open(&dir).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &1u32.to_be_bytes())
             .unwrap();
-        store.flush().unwrap();
+        db.flush().unwrap();
     }
-    {
-        let store = SledStore::open(dir.path()).unwrap();
-        assert!(store.refresh_find("acme", &token).unwrap().is_some());
-        store
-            .meta
-            .insert(META_SCHEMA, &99u32.to_be_bytes())
-            .unwrap();
-        store.flush().unwrap();
-    }
-    assert!(matches!(
-        SledStore::open(dir.path()),
-        Err(OpenError::Schema { found: 99 })
-    ));
-}
-
-#[test]
-fn the_seal_key_is_created_once() {
-    let store = SledStore::temporary().unwrap();
-    let first = store.seal_key(|| [1; 32]).unwrap();
-    let second = store.seal_key(|| [2; 32]).unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first.len(), 32);
+    let error = crate::SledStore::open(&dir).unwrap_err().to_string();
+    assert!(error.contains("schema version 1"), "{error}");
+    assert!(error.contains("start on a new directory"), "{error}");
 }

@@ -50,7 +50,7 @@ async fn refresh_tokens_are_never_stored_in_the_clear() {
     let first = login(&server, &WEB, OFFLINE).await.field("refresh_token");
     // A rotation inside the overlap window keeps the successor, sealed.
     let second = refresh(&server, &WEB, &first).await.field("refresh_token");
-    server.state.store().flush().unwrap();
+    server.store.flush().unwrap();
     let mut files = vec![server.data_dir()];
     let mut scanned = 0;
     while let Some(path) = files.pop() {
@@ -83,7 +83,7 @@ struct Process {
 
 fn spawn(dir: &std::path::Path) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_claimsmith-under-test"))
-        .args(["--listen", "127.0.0.1:0", "--data"])
+        .args(["--listen", "127.0.0.1:0", "--insecure-dev-key", "--data"])
         .arg(dir.join("data"))
         .arg("--seed")
         .arg(dir.join("seed.toml"))

@@ -8,10 +8,10 @@ use claimsmith_tests::server::{Reply, TestServer};
 use super::*;
 
 async fn checked(server: &TestServer, request: reqwest::RequestBuilder) -> Reply {
-    let before = server.state.store().checksum().unwrap();
+    let before = server.store.checksum().unwrap();
     let reply = server.send(request).await;
     assert_eq!(
-        server.state.store().checksum().unwrap(),
+        server.store.checksum().unwrap(),
         before,
         "a failed request changed the store"
     );

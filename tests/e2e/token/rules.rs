@@ -3,7 +3,6 @@
 
 use claimsmith_tests::server::{TestServer, claims};
 use claimsmith_tests::wat_rule;
-use oidc_core::Store;
 use serde_json::json;
 
 use super::*;

@@ -7,8 +7,9 @@ use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oidc_core::OperatorKey;
 use oidc_server::seed::Seed;
-use oidc_server::{AppState, ManualClock};
+use oidc_server::{AppState, ManualClock, Settings};
 use oidc_store::SledStore;
 use rules_host::{HostConfig, RuleHost};
 use serde_json::Value;
@@ -37,9 +38,12 @@ pub struct TestServer {
     pub issuer_base: String,
     pub clock: Arc<ManualClock>,
     pub state: AppState,
+    /// The store the state serves from, as its concrete engine (checksums, flushes, files).
+    pub store: Arc<SledStore>,
     pub http: reqwest::Client,
     dir: Arc<tempfile::TempDir>,
     seed: String,
+    settings: Settings,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -86,6 +90,15 @@ impl TestServer {
     /// Starts a server with `seed` (`{base}` becomes the server's address) and extra modules
     /// written beside the example rules as `rules/{name}.wasm`.
     pub async fn with_seed(seed: &str, extra_modules: &[(&str, Vec<u8>)]) -> TestServer {
+        TestServer::with_settings(seed, extra_modules, Settings::default()).await
+    }
+
+    /// As `with_seed`, with server settings (brute-force protection, fairness, sweeps).
+    pub async fn with_settings(
+        seed: &str,
+        extra_modules: &[(&str, Vec<u8>)],
+        settings: Settings,
+    ) -> TestServer {
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).expect("rules dir");
@@ -96,7 +109,7 @@ impl TestServer {
             std::fs::write(rules.join(format!("{name}.wasm")), wasm).expect("write module");
         }
         let clock = Arc::new(ManualClock::new(START));
-        Self::boot(dir, seed.to_owned(), None, clock).await
+        Self::boot(dir, seed.to_owned(), None, clock, settings).await
     }
 
     async fn boot(
@@ -104,6 +117,7 @@ impl TestServer {
         seed: String,
         issuer_base: Option<String>,
         clock: Arc<ManualClock>,
+        settings: Settings,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -116,12 +130,19 @@ impl TestServer {
         let host = shared_host();
         Seed::load(&seed_path)
             .expect("seed parses")
-            .apply(&store, &host, oidc_server::Clock::now(&*clock))
+            .apply(
+                store.as_ref(),
+                &host,
+                &OperatorKey::insecure_dev(),
+                oidc_server::Clock::now(&*clock),
+            )
             .expect("seed applies");
         let state = AppState::new(
-            store,
+            Arc::clone(&store) as Arc<dyn oidc_core::Store>,
             host,
             Arc::clone(&clock) as Arc<dyn oidc_server::Clock>,
+            OperatorKey::insecure_dev(),
+            settings.clone(),
         )
         .expect("state");
         let (shutdown, stop) = oneshot::channel::<()>();
@@ -138,6 +159,8 @@ impl TestServer {
             issuer_base,
             clock,
             state,
+            store,
+            settings,
             http: reqwest::Client::new(),
             dir,
             seed,
@@ -149,17 +172,18 @@ impl TestServer {
     /// Stops the server, closes the store, and starts again on the same directory.
     pub async fn restart(mut self) -> TestServer {
         self.stop().await;
-        let (dir, seed, issuer_base, clock) = (
+        let (dir, seed, issuer_base, clock, settings) = (
             Arc::clone(&self.dir),
             self.seed.clone(),
             self.issuer_base.clone(),
             Arc::clone(&self.clock),
+            self.settings.clone(),
         );
         let state = self.state.clone();
         drop(self);
         // Closing the state releases the store, so the new one can open the directory.
         state.close().await.expect("no request is in flight");
-        Self::boot(dir, seed, Some(issuer_base), clock).await
+        Self::boot(dir, seed, Some(issuer_base), clock, settings).await
     }
 
     async fn stop(&mut self) {

@@ -8,6 +8,8 @@ use crate::mint::{self, AccessToken, IdToken};
 use crate::model::{Api, Client, User};
 use crate::rules::{self, Applied, EventParts, Refusal};
 use crate::scope;
+use crate::secret::Entropy;
+use crate::store::{Change, UserinfoWrite};
 
 /// A successful token response, and whether the store was written (the caller must make the
 /// writes durable before answering).
@@ -33,13 +35,15 @@ pub(crate) struct Grant<'a> {
     pub(crate) refresh_token: Option<rules_abi::RefreshTokenInfo>,
 }
 
-/// Runs the tenant's rules for `grant`.
+/// Runs the tenant's rules for `grant`, with a fresh seed for them.
 pub(crate) fn run_rules(
     ctx: &TokenContext<'_>,
     request: &TokenRequest,
     grant: &Grant<'_>,
-    seed: u64,
+    entropy: &mut dyn Entropy,
 ) -> Result<Applied, Refusal> {
+    let mut seed = [0u8; 8];
+    entropy.fill(&mut seed);
     let input = rules::event(EventParts {
         tenant: ctx.tenant,
         client: grant.client,
@@ -51,7 +55,7 @@ pub(crate) fn run_rules(
         request: &request.info,
         refresh_token: grant.refresh_token.clone(),
         now: ctx.now,
-        seed,
+        seed: u64::from_le_bytes(seed),
     });
     let api_scopes = grant.api.map_or(&[][..], |api| api.scopes.as_slice());
     rules::apply(ctx.rules, ctx.tenant, &input, &grant.scope, api_scopes)
@@ -112,16 +116,18 @@ pub(crate) fn mint(
     })
 }
 
-/// Saves what must outlive the response besides refresh tokens: `/userinfo`'s custom claims.
-pub(crate) fn remember_userinfo(
-    ctx: &TokenContext<'_>,
-    grant: &Grant<'_>,
-    applied: &Applied,
-) -> Result<(), OAuthError> {
-    let user = grant.user;
-    if scope::contains(&grant.scope, "openid") {
-        ctx.store
-            .set_userinfo_claims(&ctx.tenant.id, &user.user_id, &applied.id_claims)?;
+/// What an issuance writes besides a refresh-token family: the metadata rules set, and the
+/// custom ID-token claims `/userinfo` serves to this client's tokens. The caller adds the
+/// family write and applies it all at once.
+pub(crate) fn change<'a>(grant: &'a Grant<'_>, applied: &'a Applied) -> Change<'a> {
+    Change {
+        family: None,
+        metadata: (!applied.metadata.is_empty())
+            .then_some((grant.user.user_id.as_str(), &applied.metadata)),
+        userinfo: scope::contains(&grant.scope, "openid").then_some(UserinfoWrite {
+            user_id: &grant.user.user_id,
+            client_id: &grant.client.client_id,
+            claims: &applied.id_claims,
+        }),
     }
-    Ok(())
 }

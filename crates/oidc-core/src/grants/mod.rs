@@ -13,13 +13,13 @@ use serde::Serialize;
 use crate::error::OAuthError;
 use crate::keys::TenantKeys;
 use crate::model::{AuthMethod, Client, ClientType, Tenant, UnixMillis};
+use crate::refresh::token::RefreshKeys;
 use crate::rules::{RequestInfo, RuleRunner};
-use crate::seal::Sealer;
 use crate::secret::{Entropy, Secret};
 use crate::store::Store;
+use crate::throttle::LoginThrottle;
 
 pub use issue::Issued;
-pub(crate) use refresh_token::revoke_family;
 
 /// The grant types the token endpoint knows.
 pub const PASSWORD: &str = "password";
@@ -32,7 +32,9 @@ pub struct TokenContext<'a> {
     pub store: &'a dyn Store,
     pub rules: &'a dyn RuleRunner,
     pub keys: &'a TenantKeys,
-    pub sealer: &'a Sealer,
+    pub refresh_keys: &'a RefreshKeys,
+    /// Brute-force protection for password logins.
+    pub throttle: &'a LoginThrottle,
     pub tenant: &'a Tenant,
     /// `{issuer}userinfo`: an audience of every token that grants `openid`.
     pub userinfo_url: &'a str,

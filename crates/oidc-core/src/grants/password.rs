@@ -6,9 +6,12 @@ use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
 use crate::model::{Api, Client, ClientType};
+use crate::refresh::lifecycle::enforce_cap;
+use crate::refresh::token::new_family_id;
 use crate::refresh::{MAX_LIVE_PER_USER_AND_CLIENT, RefreshFamily};
 use crate::scope;
 use crate::secret::{self, Entropy, Secret};
+use crate::store::{Change, FamilyWrite};
 
 /// An Argon2id hash of a random password, verified when the user does not exist so that the
 /// answer takes as long either way.
@@ -26,14 +29,20 @@ pub(super) fn grant(
     let api = super::client_credentials::requested_api(ctx, request)?;
     let requested = requested_scope(request, api.as_ref())?;
 
-    let wrong = || OAuthError::invalid_grant("Wrong email or password.");
-    let user = ctx.store.user_by_login(&ctx.tenant.id, username)?;
+    let tenant = &ctx.tenant.id;
+    let ip = request.info.ip.as_deref().unwrap_or_default();
+    ctx.throttle.check(tenant, username, ip, ctx.now)?;
+    let user = ctx.store.user_by_login(tenant, username)?;
     let hash = user
         .as_ref()
         .and_then(|u| u.password_hash.as_deref())
         .unwrap_or(DUMMY_HASH);
     let verified = secret::verify_password(&password, hash);
-    let user = user.filter(|_| verified).ok_or_else(wrong)?;
+    let Some(user) = user.filter(|_| verified) else {
+        ctx.throttle.failed(tenant, username, ip, ctx.now);
+        return Err(OAuthError::invalid_grant("Wrong email or password."));
+    };
+    ctx.throttle.succeeded(tenant, username, ip);
     if user.blocked {
         return Err(OAuthError::unauthorized("user is blocked"));
     }
@@ -53,17 +62,28 @@ pub(super) fn grant(
         auth_time: ctx.now,
         refresh_token: None,
     };
-    let mut seed = [0u8; 8];
-    entropy.fill(&mut seed);
-    let applied = issue::run_rules(ctx, request, &grant, u64::from_le_bytes(seed))
-        .map_err(|refusal| refusal.error)?;
+    let applied =
+        issue::run_rules(ctx, request, &grant, entropy).map_err(|refusal| refusal.error)?;
 
-    let update =
-        (!applied.metadata.is_empty()).then_some((user.user_id.as_str(), &applied.metadata));
     let refresh = if scope::contains(&grant.scope, "offline_access") {
-        let token = secret::new_token(entropy);
+        // Auth0 keeps 200 live refresh tokens per user and client: make room first, so a
+        // failure here creates nothing.
+        enforce_cap::<OAuthError>(
+            ctx.store,
+            tenant,
+            &user.user_id,
+            &client.client_id,
+            MAX_LIVE_PER_USER_AND_CLIENT - 1,
+            ctx.now,
+        )?;
+        let family_id = new_family_id(entropy);
+        let token = ctx
+            .refresh_keys
+            .mint(tenant, &family_id, 0, entropy)
+            .ok_or_else(OAuthError::server_error)?;
         let mut family = RefreshFamily::new(
-            secret::new_id("rtf", entropy),
+            family_id,
+            token.hash(),
             &client.client_id,
             &user.user_id,
             api.as_ref().map(|api| api.identifier.clone()),
@@ -72,34 +92,29 @@ pub(super) fn grant(
             ctx.now,
         );
         family.shorten(applied.refresh_expires_at, applied.refresh_idle_expires_at);
-        let response = issue::mint(ctx, &grant, &applied, Some(token.expose().to_owned()))?;
-        ctx.store.refresh_create(
-            &ctx.tenant.id,
-            &family,
-            &token.hash(),
-            MAX_LIVE_PER_USER_AND_CLIENT,
-            update,
-            ctx.now,
-        )?;
-        Some(response)
+        Some((token, family))
     } else {
         None
     };
-    let response = match refresh {
-        Some(response) => response,
-        None => {
-            let response = issue::mint(ctx, &grant, &applied, None)?;
-            if let Some((user_id, update)) = update {
-                ctx.store
-                    .update_user_metadata(&ctx.tenant.id, user_id, update)?;
-            }
-            response
-        }
+    let response = issue::mint(
+        ctx,
+        &grant,
+        &applied,
+        refresh.as_ref().map(|(token, _)| token.expose().to_owned()),
+    )?;
+    let change = Change {
+        family: refresh
+            .as_ref()
+            .map(|(_, family)| FamilyWrite::Create(family)),
+        ..issue::change(&grant, &applied)
     };
-    issue::remember_userinfo(ctx, &grant, &applied)?;
+    if !change.is_empty() && !ctx.store.apply(tenant, &change)? {
+        // Only a family id drawn twice from 128 random bits refuses a creation.
+        return Err(OAuthError::server_error());
+    }
     Ok(Issued {
         response,
-        wrote: true,
+        wrote: !change.is_empty(),
     })
 }
 

@@ -1,18 +1,25 @@
 //! The refresh-token grant: rotation with reuse detection and an overlap window, or a
 //! non-rotating token with a sliding idle expiry. Rules run on every exchange.
+//!
+//! In three layers: the decision is pure (`RefreshFamily::decide`), one attempt reads the
+//! family, runs the rules, mints and writes everything in one compare-and-swap, and
+//! `with_retries` repeats the attempt when another writer got there first.
 
 use rules_abi::Protocol;
 
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
-use crate::refresh::{Exchange, RefreshFamily};
+use crate::model::Client;
+use crate::refresh::lifecycle::{Attempt, revoke_family, with_retries};
+use crate::refresh::token::TokenId;
+use crate::refresh::{Exchange, RefreshFamily, Rotation};
 use crate::scope;
-use crate::secret::{self, Entropy, Secret};
+use crate::secret::{Entropy, Secret};
+use crate::store::{Change, FamilyWrite};
 
-/// Compare-and-swap retries before giving up; each retry sees a newer family, and the
-/// decision can only move towards "replay" or "reuse", so two or three suffice.
-const MAX_ATTEMPTS: usize = 8;
+/// Why a family is revoked when an old token comes back.
+pub(crate) const REUSED: &str = "reuse of a rotated refresh token";
 
 pub(super) fn grant(
     ctx: &TokenContext<'_>,
@@ -21,122 +28,143 @@ pub(super) fn grant(
 ) -> Result<Issued, OAuthError> {
     let client = authenticate_for(ctx, &request.credentials, REFRESH_TOKEN)?;
     let presented = Secret::new(request.required("refresh_token")?);
-    let hash = presented.hash();
+    let id = ctx
+        .refresh_keys
+        .parse(&ctx.tenant.id, presented.expose())
+        .ok_or_else(OAuthError::unknown_refresh_token)?;
+    let exchange = Presented {
+        client: &client,
+        token: &presented,
+        id: &id,
+    };
+    with_retries(|| attempt(ctx, request, &exchange, entropy))
+}
+
+/// What the client presented, authenticated.
+struct Presented<'a> {
+    client: &'a Client,
+    token: &'a Secret,
+    id: &'a TokenId,
+}
+
+/// One exchange against the family as it is now.
+fn attempt(
+    ctx: &TokenContext<'_>,
+    request: &TokenRequest,
+    presented: &Presented<'_>,
+    entropy: &mut dyn Entropy,
+) -> Result<Attempt<Issued>, OAuthError> {
     let tenant = &ctx.tenant.id;
-    for _ in 0..MAX_ATTEMPTS {
-        let (generation, family) = ctx
-            .store
-            .refresh_find(tenant, &hash)?
-            .ok_or_else(OAuthError::unknown_refresh_token)?;
-        if family.client_id != client.client_id {
-            return Err(OAuthError::unknown_refresh_token());
+    let family = ctx
+        .store
+        .refresh_family(tenant, &presented.id.family_id)?
+        .filter(|family| family.client_id == presented.client.client_id)
+        .ok_or_else(OAuthError::unknown_refresh_token)?;
+    let decision = family.decide(presented.id.generation, &presented.token.hash(), ctx.now);
+    let replayed = match decision {
+        Exchange::Dead | Exchange::Unknown => return Err(OAuthError::unknown_refresh_token()),
+        Exchange::Reuse => return Err(reuse(ctx, &family)?),
+        Exchange::ReplaySuccessor => {
+            let sealed = family.sealed_successor.as_deref().unwrap_or_default();
+            match ctx.refresh_keys.open(sealed, presented.token, &family.id) {
+                Some(successor) => Some(successor),
+                // An authentic token of the previous generation that is not the previous
+                // token: only whoever holds the token key can make one. Treat it as reuse.
+                None => return Err(reuse(ctx, &family)?),
+            }
         }
-        let decision = family.decide(generation, ctx.now);
-        match decision {
-            Exchange::Dead => return Err(OAuthError::unknown_refresh_token()),
-            Exchange::Reuse => {
-                revoke_family(ctx, &family, "reuse of a rotated refresh token")?;
-                return Err(OAuthError::unknown_refresh_token());
-            }
-            Exchange::Keep | Exchange::Rotate | Exchange::ReplaySuccessor => {}
-        }
-        let scope = narrowed_scope(request, &family)?;
-        let user = ctx.store.user(tenant, &family.user_id)?.ok_or_else(|| {
-            OAuthError::invalid_grant(
-                "The refresh_token was generated for a user who doesn't exist anymore.",
-            )
-        })?;
-        if user.blocked {
-            return Err(OAuthError::invalid_grant("user is blocked"));
-        }
-        let api = match &family.audience {
-            Some(audience) => Some(
-                ctx.store
-                    .api(tenant, audience)?
-                    .ok_or_else(OAuthError::unknown_refresh_token)?,
-            ),
-            None => None,
-        };
-        let grant = Grant {
-            client: &client,
-            user: &user,
-            api: api.as_ref(),
-            scope,
-            protocol: Protocol::OAuth2RefreshToken,
-            grant_type: REFRESH_TOKEN,
-            auth_time: family.auth_time,
-            refresh_token: Some(family.rule_view()),
-        };
-        let mut seed = [0u8; 8];
-        entropy.fill(&mut seed);
-        let applied = match issue::run_rules(ctx, request, &grant, u64::from_le_bytes(seed)) {
-            Ok(applied) => applied,
-            Err(refusal) => {
-                if let Some(reason) = &refusal.revoke_family {
-                    revoke_family(ctx, &family, reason)?;
-                }
-                return Err(refusal.error);
-            }
-        };
-        let update =
-            (!applied.metadata.is_empty()).then_some((user.user_id.as_str(), &applied.metadata));
-        let shorten = (applied.refresh_expires_at, applied.refresh_idle_expires_at);
-        let response = match decision {
-            Exchange::Keep => {
-                let next = family.after_exchange(false, None, shorten, ctx.now);
-                let response = issue::mint(ctx, &grant, &applied, None)?;
-                if !ctx
-                    .store
-                    .refresh_replace(tenant, family.version, &next, None, update)?
-                {
-                    continue;
-                }
-                response
-            }
-            Exchange::Rotate => {
-                let successor = secret::new_token(entropy);
-                let sealed = (family.overlap_ms > 0)
-                    .then(|| ctx.sealer.seal(&successor, &family.id, entropy));
-                let next = family.after_exchange(true, sealed, shorten, ctx.now);
-                let response =
-                    issue::mint(ctx, &grant, &applied, Some(successor.expose().to_owned()))?;
-                if !ctx.store.refresh_replace(
-                    tenant,
-                    family.version,
-                    &next,
-                    Some(&successor.hash()),
-                    update,
-                )? {
-                    continue;
-                }
-                response
-            }
-            Exchange::ReplaySuccessor => {
-                let sealed = family.sealed_successor.as_deref().unwrap_or_default();
-                let Some(successor) = ctx.sealer.open(sealed, &family.id) else {
-                    revoke_family(ctx, &family, "reuse of a rotated refresh token")?;
-                    return Err(OAuthError::unknown_refresh_token());
-                };
-                let response =
-                    issue::mint(ctx, &grant, &applied, Some(successor.expose().to_owned()))?;
-                if let Some((user_id, update)) = update {
-                    ctx.store.update_user_metadata(tenant, user_id, update)?;
-                }
-                response
-            }
-            Exchange::Dead | Exchange::Reuse => return Err(OAuthError::unknown_refresh_token()),
-        };
-        issue::remember_userinfo(ctx, &grant, &applied)?;
-        return Ok(Issued {
-            response,
-            wrote: true,
-        });
+        Exchange::Rotate | Exchange::Keep => None,
+    };
+
+    let scope = narrowed_scope(request, &family)?;
+    let user = ctx.store.user(tenant, &family.user_id)?.ok_or_else(|| {
+        OAuthError::invalid_grant(
+            "The refresh_token was generated for a user who doesn't exist anymore.",
+        )
+    })?;
+    if user.blocked {
+        return Err(OAuthError::invalid_grant("user is blocked"));
     }
-    Err(OAuthError::new(
-        crate::ErrorCode::TemporarilyUnavailable,
-        503,
-        "The refresh token is busy; retry.",
-    ))
+    let api = match &family.audience {
+        Some(audience) => Some(
+            ctx.store
+                .api(tenant, audience)?
+                .ok_or_else(OAuthError::unknown_refresh_token)?,
+        ),
+        None => None,
+    };
+    let grant = Grant {
+        client: presented.client,
+        user: &user,
+        api: api.as_ref(),
+        scope,
+        protocol: Protocol::OAuth2RefreshToken,
+        grant_type: REFRESH_TOKEN,
+        auth_time: family.auth_time,
+        refresh_token: Some(family.rule_view()),
+    };
+    let applied = match issue::run_rules(ctx, request, &grant, entropy) {
+        Ok(applied) => applied,
+        Err(refusal) => {
+            if let Some(reason) = &refusal.revoke_family {
+                revoke_family::<OAuthError>(ctx.store, tenant, &family.id, reason, ctx.now)?;
+            }
+            return Err(refusal.error);
+        }
+    };
+    let shorten = (applied.refresh_expires_at, applied.refresh_idle_expires_at);
+
+    // The token to return, and the family to write: the same successor on a replay, a new one
+    // on a rotation, the same token when the family does not rotate. A replay writes too (a
+    // version bump), so it is ordered against a revocation that answered before it.
+    let (returned, next) = match (decision, replayed) {
+        (Exchange::Rotate, _) => {
+            let successor = ctx
+                .refresh_keys
+                .mint(tenant, &family.id, family.generation + 1, entropy)
+                .ok_or_else(OAuthError::server_error)?;
+            let rotation = Rotation {
+                token_hash: successor.hash(),
+                sealed_successor: (family.overlap_ms > 0).then(|| {
+                    ctx.refresh_keys
+                        .seal(&successor, presented.token, &family.id, entropy)
+                }),
+            };
+            let next = family.after_exchange(Some(rotation), shorten, ctx.now);
+            (Some(successor), next)
+        }
+        (Exchange::ReplaySuccessor, Some(successor)) => (
+            Some(successor),
+            family.after_exchange(None, shorten, ctx.now),
+        ),
+        _ => (None, family.after_exchange(None, shorten, ctx.now)),
+    };
+    let response = issue::mint(
+        ctx,
+        &grant,
+        &applied,
+        returned.map(|token| token.expose().to_owned()),
+    )?;
+    let change = Change {
+        family: Some(FamilyWrite::Replace {
+            expected_version: family.version,
+            family: &next,
+        }),
+        ..issue::change(&grant, &applied)
+    };
+    if !ctx.store.apply(tenant, &change)? {
+        return Ok(Attempt::Conflict);
+    }
+    Ok(Attempt::Done(Issued {
+        response,
+        wrote: true,
+    }))
+}
+
+/// An old token came back: the family is presumed stolen and dies (Auth0's reuse detection).
+fn reuse(ctx: &TokenContext<'_>, family: &RefreshFamily) -> Result<OAuthError, OAuthError> {
+    revoke_family::<OAuthError>(ctx.store, &ctx.tenant.id, &family.id, REUSED, ctx.now)?;
+    Ok(OAuthError::unknown_refresh_token())
 }
 
 /// `scope` may only narrow what the family was granted (RFC 6749 §6).
@@ -158,33 +186,4 @@ fn narrowed_scope(
         )));
     }
     Ok(requested)
-}
-
-/// Revokes a family, retrying on concurrent writes; a family already revoked stays so.
-pub(crate) fn revoke_family(
-    ctx: &TokenContext<'_>,
-    family: &RefreshFamily,
-    reason: &str,
-) -> Result<(), OAuthError> {
-    let tenant = &ctx.tenant.id;
-    let mut current = family.clone();
-    for _ in 0..MAX_ATTEMPTS {
-        if current.revoked.is_some() {
-            return Ok(());
-        }
-        if ctx.store.refresh_replace(
-            tenant,
-            current.version,
-            &current.revoke(reason, ctx.now),
-            None,
-            None,
-        )? {
-            return Ok(());
-        }
-        match ctx.store.refresh_family(tenant, &current.id)? {
-            Some(latest) => current = latest,
-            None => return Ok(()),
-        }
-    }
-    Err(OAuthError::server_error())
 }

@@ -16,13 +16,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, OAuthError> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
-            OAuthError::new(
-                oidc_core::ErrorCode::InvalidRequest,
-                413,
-                "The request body exceeds 64 KiB.",
-            )
-        })
+        .map_err(|_| OAuthError::payload_too_large("The request body exceeds 64 KiB."))
 }
 
 /// Parses the parameters by content type.
@@ -241,7 +235,7 @@ mod tests {
         assert!(json(r#"{"a":"1"} x"#).is_err());
         let error = params(&HeaderMap::new(), b"a=1").unwrap_err();
         assert_eq!(
-            (error.status, error.error.as_str()),
+            (error.status(), error.error.as_str()),
             (400, "invalid_request")
         );
     }
@@ -273,7 +267,7 @@ mod tests {
         assert_eq!(
             basic(&format!("Basic {}", STANDARD.encode("nocolon")), &[])
                 .unwrap_err()
-                .status,
+                .status(),
             401
         );
         assert_eq!(

@@ -36,11 +36,13 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest(TENANT_PREFIX, tenant_routes.clone())
         .merge(tenant_routes)
+        .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }
 
-/// Runs `work` with the tenant's token context on a blocking thread: the domain is
-/// synchronous, and rules and the store are CPU- and disk-bound.
+/// Runs `work` with the tenant's token context on a blocking thread, when the fair scheduler
+/// gives the tenant a worker: the domain is synchronous, and rules, Argon2 and the store are
+/// CPU- and disk-bound.
 async fn with_token_context<T: Send + 'static>(
     state: &AppState,
     tenant: Arc<TenantRuntime>,
@@ -48,8 +50,9 @@ async fn with_token_context<T: Send + 'static>(
 ) -> Result<T, OAuthError> {
     let now = state.now();
     let worker = state.clone();
+    let id = tenant.tenant.id.clone();
     state
-        .run_blocking(move || {
+        .run_blocking(&id, move || {
             let state = worker;
             let rules = TenantRules {
                 host: state.host(),
@@ -60,9 +63,10 @@ async fn with_token_context<T: Send + 'static>(
                 store: state.store().as_ref(),
                 rules: &rules,
                 keys: &tenant.keys,
-                sealer: state.sealer(),
+                refresh_keys: state.refresh_keys(),
                 tenant: &tenant.tenant,
                 userinfo_url: &tenant.paths.userinfo,
+                throttle: state.throttle(),
                 now,
             };
             work(&ctx)

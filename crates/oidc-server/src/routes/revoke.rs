@@ -27,9 +27,6 @@ pub(crate) async fn revoke(
         oidc_core::revoke(ctx, &credentials, &token)
     })
     .await??;
-    state
-        .commit()
-        .await
-        .map_err(|()| OAuthError::server_error())?;
+    state.commit().await?;
     Ok(StatusCode::OK)
 }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use oidc_core::{OAuthError, SystemEntropy, TokenRequest};
+use oidc_core::{SystemEntropy, TokenRequest};
 
 use super::form;
 use crate::error::ApiError;
@@ -46,10 +46,7 @@ pub(crate) async fn token(
         Err(_) => failure_may_write,
     };
     if wrote {
-        state
-            .commit()
-            .await
-            .map_err(|()| OAuthError::server_error())?;
+        state.commit().await?;
     }
     let issued = result?;
     let mut response = Json(issued.response).into_response();

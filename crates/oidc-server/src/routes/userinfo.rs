@@ -28,8 +28,9 @@ pub(crate) async fn userinfo(
         .to_owned();
     let now = state.now();
     let worker = state.clone();
+    let id = tenant.tenant.id.clone();
     let claims = state
-        .run_blocking(move || {
+        .run_blocking(&id, move || {
             oidc_core::userinfo(
                 worker.store().as_ref(),
                 &tenant.keys,

@@ -1,12 +1,17 @@
 //! Refresh-token families and the rotation policy, as pure decisions over stored state.
 //!
 //! A *family* is everything descended from one issuance. Each exchange of a rotating family
-//! moves it to the next *generation*; the store keeps an index from every token hash ever
-//! issued to its family and generation, so presenting an old token is recognised as reuse.
+//! moves it to the next *generation*. A token names its family and generation (see
+//! [`token`]), and the family keeps the hash of its one live token, so presenting an older
+//! token is recognised as reuse without an index of every token ever issued.
+
+pub mod lifecycle;
+pub mod token;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{RefreshPolicy, UnixMillis};
+use crate::secret::SecretHash;
 
 /// At most this many live families per user and client (Auth0's limit); the oldest go first.
 pub const MAX_LIVE_PER_USER_AND_CLIENT: usize = 200;
@@ -33,15 +38,48 @@ pub struct RefreshFamily {
     pub overlap_ms: u64,
     /// The generation of the one live token.
     pub generation: u64,
+    /// SHA-256 of the one live token.
+    pub token_hash: SecretHash,
     /// When the live generation was issued.
     pub rotated_at: UnixMillis,
-    /// The live token, sealed, kept while the overlap window is open so that a retry of the
-    /// previous token gets the same successor.
+    /// The live token, sealed for the previous one (see [`token::RefreshKeys::seal`]), kept
+    /// while the overlap window is open so that a retry of the previous token gets the same
+    /// successor; dropped by the next write or the sweep once the window has closed.
+    #[serde(default, with = "sealed_bytes")]
     pub sealed_successor: Option<Vec<u8>>,
     pub revoked: Option<Revocation>,
     /// Bumped on every write: the store's compare-and-swap checks it, so two concurrent
     /// exchanges cannot both advance the family.
     pub version: u64,
+}
+
+/// Base64 for the optional sealed successor.
+mod sealed_bytes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        bytes
+            .as_ref()
+            .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
+        use base64::Engine as _;
+        Option::<String>::deserialize(d)?
+            .map(|text| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
 }
 
 /// Why and when a family died.
@@ -52,9 +90,15 @@ pub struct Revocation {
 }
 
 impl RefreshFamily {
-    /// A new family at generation 0, per the client's policy.
+    /// A new family at generation 0, per the client's policy, whose live token hashes to
+    /// `token_hash`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one field each; a builder would add nothing"
+    )]
     pub fn new(
         id: String,
+        token_hash: SecretHash,
         client_id: &str,
         user_id: &str,
         audience: Option<String>,
@@ -80,6 +124,7 @@ impl RefreshFamily {
             rotating: policy.rotating,
             overlap_ms: policy.overlap_secs.saturating_mul(1000),
             generation: 0,
+            token_hash,
             rotated_at: now,
             sealed_successor: None,
             revoked: None,
@@ -93,32 +138,40 @@ impl RefreshFamily {
             && self.idle_expires_at.is_none_or(|at| now < at)
     }
 
-    /// What presenting the token of `generation` at `now` means.
-    pub fn decide(&self, generation: u64, now: UnixMillis) -> Exchange {
+    /// What presenting a token of `generation` that hashes to `presented` means at `now`.
+    pub fn decide(&self, generation: u64, presented: &SecretHash, now: UnixMillis) -> Exchange {
         if !self.is_live(now) {
             return Exchange::Dead;
         }
+        if generation > self.generation {
+            // Minted by an exchange that lost its compare-and-swap: never returned to anyone.
+            return Exchange::Unknown;
+        }
         if generation == self.generation {
-            return if self.rotating {
-                Exchange::Rotate
-            } else {
-                Exchange::Keep
+            return match (presented == &self.token_hash, self.rotating) {
+                (false, _) => Exchange::Unknown,
+                (true, true) => Exchange::Rotate,
+                (true, false) => Exchange::Keep,
             };
         }
         let previous = self.rotating && generation + 1 == self.generation;
-        let in_window = now.saturating_sub(self.rotated_at) <= self.overlap_ms;
-        if previous && self.overlap_ms > 0 && in_window && self.sealed_successor.is_some() {
+        if previous && self.in_window(now) && self.sealed_successor.is_some() {
             return Exchange::ReplaySuccessor;
         }
         Exchange::Reuse
     }
 
+    /// Whether the overlap window of the latest rotation is still open.
+    pub fn in_window(&self, now: UnixMillis) -> bool {
+        self.overlap_ms > 0 && now.saturating_sub(self.rotated_at) <= self.overlap_ms
+    }
+
     /// The family after a successful exchange: idle expiry slides, and a rotation moves to the
-    /// next generation. Rules may shorten either expiry, never lengthen it.
+    /// next generation with a new live token. Rules may shorten either expiry, never lengthen
+    /// it.
     pub fn after_exchange(
         &self,
-        rotate: bool,
-        sealed_successor: Option<Vec<u8>>,
+        rotation: Option<Rotation>,
         shorten: (Option<UnixMillis>, Option<UnixMillis>),
         now: UnixMillis,
     ) -> RefreshFamily {
@@ -126,14 +179,24 @@ impl RefreshFamily {
         next.last_exchanged_at = Some(now);
         next.idle_expires_at = self.idle_lifetime_ms.map(|ms| now.saturating_add(ms));
         next.shorten(shorten.0, shorten.1);
-        if rotate {
-            next.generation += 1;
-            next.rotated_at = now;
-            next.sealed_successor = sealed_successor;
-        } else if now.saturating_sub(self.rotated_at) > self.overlap_ms {
-            // Keep a sealed successor no longer than its window.
-            next.sealed_successor = None;
+        match rotation {
+            Some(rotation) => {
+                next.generation += 1;
+                next.token_hash = rotation.token_hash;
+                next.rotated_at = now;
+                next.sealed_successor = rotation.sealed_successor;
+            }
+            None if !self.in_window(now) => next.sealed_successor = None,
+            None => {}
         }
+        next.version += 1;
+        next
+    }
+
+    /// The family with its sealed successor dropped, once the window has closed.
+    pub fn unsealed(&self) -> RefreshFamily {
+        let mut next = self.clone();
+        next.sealed_successor = None;
         next.version += 1;
         next
     }
@@ -180,11 +243,21 @@ fn earliest(a: Option<UnixMillis>, b: Option<UnixMillis>) -> Option<UnixMillis> 
     }
 }
 
+/// A rotation's new live token: its hash and, inside an overlap window, the sealed token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub token_hash: SecretHash,
+    pub sealed_successor: Option<Vec<u8>>,
+}
+
 /// The meaning of presenting a refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exchange {
     /// Revoked or expired: refuse.
     Dead,
+    /// Not a token this family handed out (a later generation that lost its race, or a token
+    /// forged with the family's id): refuse, and revoke nothing.
+    Unknown,
     /// The live token of a rotating family: issue the next generation.
     Rotate,
     /// The live token of a non-rotating family: it stays valid.
@@ -198,10 +271,16 @@ pub enum Exchange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
+
+    fn hash(token: &str) -> SecretHash {
+        Secret::new(token).hash()
+    }
 
     fn family(policy: RefreshPolicy) -> RefreshFamily {
         RefreshFamily::new(
             "rtf_1".into(),
+            hash("t0"),
             "app",
             "user",
             None,
@@ -211,6 +290,13 @@ mod tests {
         )
     }
 
+    fn rotation(token: &str, sealed: bool) -> Option<Rotation> {
+        Some(Rotation {
+            token_hash: hash(token),
+            sealed_successor: sealed.then(|| vec![1]),
+        })
+    }
+
     #[test]
     fn rotation_reuse_and_overlap() {
         let policy = RefreshPolicy {
@@ -218,30 +304,37 @@ mod tests {
             ..RefreshPolicy::default()
         };
         let zero = family(policy);
-        assert_eq!(zero.decide(0, 2_000), Exchange::Rotate);
-        let one = zero.after_exchange(true, Some(vec![1]), (None, None), 2_000);
+        assert_eq!(zero.decide(0, &hash("t0"), 2_000), Exchange::Rotate);
+        let one = zero.after_exchange(rotation("t1", true), (None, None), 2_000);
         assert_eq!(one.generation, 1);
-        assert_eq!(one.decide(1, 3_000), Exchange::Rotate);
-        assert_eq!(one.decide(0, 3_000), Exchange::ReplaySuccessor);
+        assert_eq!(one.decide(1, &hash("t1"), 3_000), Exchange::Rotate);
+        assert_eq!(one.decide(0, &hash("t0"), 3_000), Exchange::ReplaySuccessor);
         assert_eq!(
-            one.decide(0, 2_000 + 10_001),
+            one.decide(0, &hash("t0"), 2_000 + 10_001),
             Exchange::Reuse,
             "outside the window"
         );
-        let two = one.after_exchange(true, Some(vec![2]), (None, None), 3_000);
+        let two = one.after_exchange(rotation("t2", true), (None, None), 3_000);
         assert_eq!(
-            two.decide(0, 3_001),
+            two.decide(0, &hash("t0"), 3_001),
             Exchange::Reuse,
             "only the immediately previous token"
         );
-        assert_eq!(two.decide(1, 3_001), Exchange::ReplaySuccessor);
+        assert_eq!(two.decide(1, &hash("t1"), 3_001), Exchange::ReplaySuccessor);
+    }
+
+    #[test]
+    fn tokens_the_family_never_handed_out_are_unknown_not_reuse() {
+        let zero = family(RefreshPolicy::default());
+        assert_eq!(zero.decide(1, &hash("t1"), 2_000), Exchange::Unknown);
+        assert_eq!(zero.decide(0, &hash("forged"), 2_000), Exchange::Unknown);
     }
 
     #[test]
     fn without_overlap_every_old_token_is_reuse() {
         let zero = family(RefreshPolicy::default());
-        let one = zero.after_exchange(true, None, (None, None), 2_000);
-        assert_eq!(one.decide(0, 2_000), Exchange::Reuse);
+        let one = zero.after_exchange(rotation("t1", false), (None, None), 2_000);
+        assert_eq!(one.decide(0, &hash("t0"), 2_000), Exchange::Reuse);
     }
 
     #[test]
@@ -253,9 +346,9 @@ mod tests {
         };
         let zero = family(policy);
         assert_eq!(zero.idle_expires_at, Some(11_000));
-        assert_eq!(zero.decide(0, 10_999), Exchange::Keep);
-        assert_eq!(zero.decide(0, 11_000), Exchange::Dead);
-        let later = zero.after_exchange(false, None, (None, None), 10_000);
+        assert_eq!(zero.decide(0, &hash("t0"), 10_999), Exchange::Keep);
+        assert_eq!(zero.decide(0, &hash("t0"), 11_000), Exchange::Dead);
+        let later = zero.after_exchange(None, (None, None), 10_000);
         assert_eq!(later.idle_expires_at, Some(20_000));
         assert_eq!(
             later.expires_at, zero.expires_at,
@@ -264,16 +357,30 @@ mod tests {
     }
 
     #[test]
+    fn a_sealed_successor_is_dropped_by_the_first_write_after_its_window() {
+        let policy = RefreshPolicy {
+            overlap_secs: 10,
+            ..RefreshPolicy::default()
+        };
+        let one = family(policy).after_exchange(rotation("t1", true), (None, None), 2_000);
+        let inside = one.after_exchange(None, (None, None), 2_000 + 10_000);
+        assert!(inside.sealed_successor.is_some());
+        let after = one.after_exchange(None, (None, None), 2_000 + 10_001);
+        assert_eq!(after.sealed_successor, None);
+    }
+
+    #[test]
     fn rules_only_shorten_and_revocation_is_final() {
         let zero = family(RefreshPolicy::default());
-        let shortened = zero.after_exchange(true, None, (Some(5_000), Some(u64::MAX)), 2_000);
+        let shortened =
+            zero.after_exchange(rotation("t1", false), (Some(5_000), Some(u64::MAX)), 2_000);
         assert_eq!(shortened.expires_at, Some(5_000));
         assert_eq!(
             shortened.idle_expires_at,
             zero.idle_lifetime_ms.map(|ms| 2_000 + ms)
         );
         let revoked = shortened.revoke("stolen", 3_000);
-        assert_eq!(revoked.decide(1, 3_000), Exchange::Dead);
+        assert_eq!(revoked.decide(1, &hash("t1"), 3_000), Exchange::Dead);
         assert!(revoked.version > shortened.version);
     }
 }

@@ -1,0 +1,179 @@
+//! A tenant and its token endpoint without HTTP: requests in, responses or errors out, on any
+//! store, with a clock the test moves and entropy it can replay.
+
+use std::collections::BTreeMap;
+
+use crate::error::OAuthError;
+use crate::grants::{ClientCredentials, TokenContext, TokenRequest, TokenResponse};
+use crate::keys::{self, TenantKeys};
+use crate::model::{ClientType, SigningAlg, Tenant, UnixMillis};
+use crate::refresh::token::RefreshKeys;
+use crate::rules::RequestInfo;
+use crate::secret::{Entropy, Secret};
+use crate::store::Store;
+use crate::testkit::fixtures::{self, CLIENT_SECRET, PASSWORD, T0};
+use crate::testkit::{MemoryStore, StubRules};
+use crate::throttle::LoginThrottle;
+
+/// A deterministic generator (SplitMix64): tests replay the same tokens.
+#[derive(Debug, Clone)]
+pub struct SeededEntropy(pub u64);
+
+impl Entropy for SeededEntropy {
+    fn fill(&mut self, buffer: &mut [u8]) {
+        for chunk in buffer.chunks_mut(8) {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let bytes = z.to_le_bytes();
+            chunk.copy_from_slice(bytes.get(..chunk.len()).unwrap_or(&bytes));
+        }
+    }
+}
+
+/// Tenant `acme` with the fixture API, alice (password [`PASSWORD`]) and clients `web`
+/// (rotating, 10 s overlap), `strict` (rotating, no overlap), `legacy` (non-rotating), `spa`
+/// (public) and `other` (a second confidential client).
+#[derive(Debug)]
+pub struct Harness<S: Store = MemoryStore> {
+    pub store: S,
+    pub rules: StubRules,
+    pub keys: TenantKeys,
+    pub refresh_keys: RefreshKeys,
+    pub tenant: Tenant,
+    pub throttle: LoginThrottle,
+    pub now: UnixMillis,
+    pub entropy: SeededEntropy,
+    pub ip: String,
+}
+
+impl Default for Harness<MemoryStore> {
+    fn default() -> Self {
+        Harness::with_store(MemoryStore::new())
+    }
+}
+
+impl<S: Store> Harness<S> {
+    pub fn with_store(store: S) -> Harness<S> {
+        let tenant = fixtures::tenant("acme");
+        store.put_tenant(&tenant).expect("tenant");
+        store.put_api("acme", &fixtures::api()).expect("api");
+        for (id, client_type, overlap) in [
+            ("web", ClientType::Confidential, 10),
+            ("strict", ClientType::Confidential, 0),
+            ("legacy", ClientType::Confidential, 0),
+            ("spa", ClientType::Spa, 0),
+            ("other", ClientType::Confidential, 10),
+        ] {
+            let mut client = fixtures::client(id, client_type, overlap);
+            client.refresh_token.rotating = id != "legacy";
+            store.put_client("acme", &client).expect("client");
+        }
+        let mut alice = fixtures::user("auth0|alice", "alice@acme.test");
+        alice.password_hash = Some(cheap_hash(PASSWORD));
+        alice.roles = vec!["admin".into()];
+        store.put_user("acme", &alice).expect("user");
+        let material = keys::generate(SigningAlg::ES256, "k1".into(), T0).expect("a generated key");
+        Harness {
+            store,
+            rules: StubRules::default(),
+            keys: TenantKeys::new(&[material], SigningAlg::ES256).expect("keys"),
+            refresh_keys: RefreshKeys::derive(&[42u8; 32]),
+            tenant,
+            throttle: LoginThrottle::default(),
+            now: T0,
+            entropy: SeededEntropy(1),
+            ip: "203.0.113.7".into(),
+        }
+    }
+
+    fn context(&self) -> TokenContext<'_> {
+        TokenContext {
+            store: &self.store,
+            rules: &self.rules,
+            keys: &self.keys,
+            refresh_keys: &self.refresh_keys,
+            tenant: &self.tenant,
+            userinfo_url: "https://acme.fixture.test/userinfo",
+            throttle: &self.throttle,
+            now: self.now,
+        }
+    }
+
+    /// A token request from `client` (its secret in the body, if it has one).
+    pub fn token(
+        &mut self,
+        client: &str,
+        params: &[(&str, &str)],
+    ) -> Result<TokenResponse, OAuthError> {
+        let request = TokenRequest {
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+            credentials: credentials(client),
+            info: RequestInfo {
+                ip: Some(self.ip.clone()),
+                ..RequestInfo::default()
+            },
+        };
+        let mut entropy = self.entropy.clone();
+        let result = crate::exchange(&self.context(), &request, &mut entropy);
+        self.entropy = entropy;
+        result.map(|issued| issued.response)
+    }
+
+    /// Alice's password grant with `client` and `scope`, at the fixture API.
+    pub fn login(&mut self, client: &str, scope: &str) -> Result<TokenResponse, OAuthError> {
+        self.token(
+            client,
+            &[
+                ("grant_type", "password"),
+                ("username", "alice@acme.test"),
+                ("password", PASSWORD),
+                ("audience", fixtures::API),
+                ("scope", scope),
+            ],
+        )
+    }
+
+    /// A refresh exchange of `token` by `client`.
+    pub fn refresh(&mut self, client: &str, token: &str) -> Result<TokenResponse, OAuthError> {
+        self.token(
+            client,
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+    }
+
+    /// `/oauth/revoke` of `token` by `client`.
+    pub fn revoke(&mut self, client: &str, token: &str) -> Result<(), OAuthError> {
+        crate::revoke(&self.context(), &credentials(client), token)
+    }
+
+    pub fn advance_secs(&mut self, secs: u64) {
+        self.now += secs * 1000;
+    }
+}
+
+fn credentials(client: &str) -> ClientCredentials {
+    ClientCredentials::Post {
+        client_id: client.to_owned(),
+        secret: (client != "spa").then(|| Secret::new(CLIENT_SECRET)),
+    }
+}
+
+/// An Argon2id hash with the smallest parameters: the grant verifies it as it would any
+/// other, in microseconds.
+fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(8, 1, 1, None).expect("valid parameters");
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(
+            password.as_bytes(),
+            &SaltString::encode_b64(b"fixture salt").expect("salt"),
+        )
+        .expect("hash")
+        .to_string()
+}

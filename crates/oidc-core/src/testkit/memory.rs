@@ -1,0 +1,352 @@
+//! An in-memory [`Store`]: one lock around ordered maps. For unit tests of the domain, and as
+//! the reference engine the conformance suite is written against.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::keys::StoredKey;
+use crate::model::{Api, Client, RuleRecord, Tenant, User};
+use crate::refresh::RefreshFamily;
+use crate::store::{Change, Store, StoreError, checked_id};
+
+type Keyed<T> = BTreeMap<(String, String), T>;
+
+#[derive(Debug, Default)]
+struct Inner {
+    tenants: BTreeMap<String, Tenant>,
+    hosts: BTreeMap<String, String>,
+    keys: Keyed<StoredKey>,
+    clients: Keyed<Client>,
+    apis: Keyed<Api>,
+    users: Keyed<User>,
+    logins: Keyed<String>,
+    rules: Keyed<RuleRecord>,
+    modules: Keyed<Vec<u8>>,
+    families: Keyed<RefreshFamily>,
+    userinfo: BTreeMap<(String, String, String), rules_abi::Claims>,
+    meta: BTreeMap<String, Vec<u8>>,
+}
+
+/// The in-memory store.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+fn key(tenant: &str, id: &str) -> (String, String) {
+    (tenant.to_owned(), id.to_owned())
+}
+
+fn of_tenant<'a, T>(map: &'a Keyed<T>, tenant: &'a str) -> impl Iterator<Item = (&'a str, &'a T)> {
+    map.range(key(tenant, "")..)
+        .take_while(move |((t, _), _)| t == tenant)
+        .map(|((_, id), value)| (id.as_str(), value))
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemoryStore {
+    fn tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    fn tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self.lock().tenants.values().cloned().collect())
+    }
+
+    fn tenant_for_host(&self, host: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.lock().hosts.get(&host.to_ascii_lowercase()).cloned())
+    }
+
+    fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        crate::ids::validate_tenant(&tenant.id).map_err(|reason| StoreError::InvalidId {
+            id: tenant.id.clone(),
+            reason,
+        })?;
+        let mut inner = self.lock();
+        let hosts: Vec<String> = tenant
+            .hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        for host in &hosts {
+            if let Some(owner) = inner.hosts.get(host)
+                && owner != &tenant.id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "host {host} belongs to tenant {owner}"
+                )));
+            }
+        }
+        inner
+            .hosts
+            .retain(|host, owner| owner != &tenant.id || hosts.contains(host));
+        for host in hosts {
+            inner.hosts.insert(host, tenant.id.clone());
+        }
+        inner.tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    fn delete_tenant(&self, id: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.tenants.remove(id);
+        inner.hosts.retain(|_, owner| owner != id);
+        let mine = |(tenant, _): &(String, String)| tenant != id;
+        inner.keys.retain(|k, _| mine(k));
+        inner.clients.retain(|k, _| mine(k));
+        inner.apis.retain(|k, _| mine(k));
+        inner.users.retain(|k, _| mine(k));
+        inner.logins.retain(|k, _| mine(k));
+        inner.rules.retain(|k, _| mine(k));
+        inner.modules.retain(|k, _| mine(k));
+        inner.families.retain(|k, _| mine(k));
+        inner.userinfo.retain(|(tenant, _, _), _| tenant != id);
+        Ok(())
+    }
+
+    fn keys(&self, tenant: &str) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(of_tenant(&self.lock().keys, tenant)
+            .map(|(_, k)| k.clone())
+            .collect())
+    }
+
+    fn put_key(&self, tenant: &str, stored: &StoredKey) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        checked_id(&stored.kid)?;
+        self.lock()
+            .keys
+            .insert(key(tenant, &stored.kid), stored.clone());
+        Ok(())
+    }
+
+    fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
+        Ok(self.lock().clients.get(&key(tenant, client_id)).cloned())
+    }
+
+    fn put_client(&self, tenant: &str, client: &Client) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        checked_id(&client.client_id)?;
+        self.lock()
+            .clients
+            .insert(key(tenant, &client.client_id), client.clone());
+        Ok(())
+    }
+
+    fn api(&self, tenant: &str, identifier: &str) -> Result<Option<Api>, StoreError> {
+        Ok(self.lock().apis.get(&key(tenant, identifier)).cloned())
+    }
+
+    fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        checked_id(&api.identifier)?;
+        self.lock()
+            .apis
+            .insert(key(tenant, &api.identifier), api.clone());
+        Ok(())
+    }
+
+    fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&key(tenant, user_id)).cloned())
+    }
+
+    fn user_by_login(&self, tenant: &str, login: &str) -> Result<Option<User>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .logins
+            .get(&key(tenant, &login.to_lowercase()))
+            .and_then(|user_id| inner.users.get(&key(tenant, user_id)))
+            .cloned())
+    }
+
+    fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        checked_id(&user.user_id)?;
+        let logins: Vec<String> = user
+            .email
+            .iter()
+            .chain(user.username.iter())
+            .map(|login| checked_id(login).map(str::to_lowercase))
+            .collect::<Result<_, _>>()?;
+        let mut inner = self.lock();
+        for login in &logins {
+            if let Some(owner) = inner.logins.get(&key(tenant, login))
+                && owner != &user.user_id
+            {
+                return Err(StoreError::Conflict(format!(
+                    "login {login} belongs to another user"
+                )));
+            }
+        }
+        inner.logins.retain(|(t, login), owner| {
+            t != tenant || owner != &user.user_id || logins.contains(login)
+        });
+        for login in logins {
+            inner
+                .logins
+                .insert(key(tenant, &login), user.user_id.clone());
+        }
+        inner.users.insert(key(tenant, &user.user_id), user.clone());
+        Ok(())
+    }
+
+    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
+        Ok(of_tenant(&self.lock().rules, tenant)
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
+    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        checked_id(&rule.name)?;
+        let mut inner = self.lock();
+        inner
+            .modules
+            .insert(key(tenant, &rule.module_hash), module.to_vec());
+        inner.rules.insert(key(tenant, &rule.name), rule.clone());
+        Ok(())
+    }
+
+    fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().modules.get(&key(tenant, hash)).cloned())
+    }
+
+    fn refresh_family(
+        &self,
+        tenant: &str,
+        family_id: &str,
+    ) -> Result<Option<RefreshFamily>, StoreError> {
+        Ok(self.lock().families.get(&key(tenant, family_id)).cloned())
+    }
+
+    fn refresh_families(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        Ok(of_tenant(&self.lock().families, tenant)
+            .map(|(_, family)| family)
+            .filter(|family| family.user_id == user_id && family.client_id == client_id)
+            .cloned()
+            .collect())
+    }
+
+    fn refresh_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        Ok(of_tenant(&self.lock().families, tenant)
+            .filter(|(id, _)| after.is_none_or(|after| *id > after))
+            .take(limit)
+            .map(|(_, family)| family.clone())
+            .collect())
+    }
+
+    fn refresh_delete(
+        &self,
+        tenant: &str,
+        family_id: &str,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let k = key(tenant, family_id);
+        match inner.families.get(&k) {
+            Some(stored) if stored.version == expected_version => {
+                inner.families.remove(&k);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn apply(&self, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError> {
+        // Every check before the first write: all of the change, or none of it.
+        checked_id(tenant)?;
+        if let Some(write) = &change.family {
+            let family = write.family();
+            checked_id(&family.id)?;
+            checked_id(&family.user_id)?;
+            checked_id(&family.client_id)?;
+        }
+        if let Some((user_id, _)) = change.metadata {
+            checked_id(user_id)?;
+        }
+        if let Some(userinfo) = change.userinfo {
+            checked_id(userinfo.user_id)?;
+            checked_id(userinfo.client_id)?;
+        }
+        let mut inner = self.lock();
+        if let Some(write) = &change.family {
+            let family = write.family();
+            if !write.applies_to(inner.families.get(&key(tenant, &family.id))) {
+                return Ok(false);
+            }
+            inner
+                .families
+                .insert(key(tenant, &family.id), family.clone());
+        }
+        if let Some((user_id, update)) = change.metadata
+            && let Some(user) = inner.users.get_mut(&key(tenant, user_id))
+        {
+            update.apply(user);
+        }
+        if let Some(userinfo) = change.userinfo {
+            inner.userinfo.insert(
+                (
+                    tenant.to_owned(),
+                    userinfo.user_id.to_owned(),
+                    userinfo.client_id.to_owned(),
+                ),
+                userinfo.claims.clone(),
+            );
+        }
+        Ok(true)
+    }
+
+    fn userinfo_claims(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<rules_abi::Claims, StoreError> {
+        Ok(self
+            .lock()
+            .userinfo
+            .get(&(tenant.to_owned(), user_id.to_owned(), client_id.to_owned()))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.lock().meta.get(name).cloned())
+    }
+
+    fn meta_swap(
+        &self,
+        name: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        if inner.meta.get(name).map(Vec::as_slice) != expected {
+            return Ok(false);
+        }
+        inner.meta.insert(name.to_owned(), value.to_vec());
+        Ok(true)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

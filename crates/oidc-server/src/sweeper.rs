@@ -1,0 +1,103 @@
+//! The background sweep: every tenant's dead refresh-token families are deleted and sealed
+//! successors past their window dropped, in bounded pages, at start and then on a timer. Each
+//! page runs on a worker of the fair scheduler under its own name, so the sweep takes one
+//! share of the machine and never starves a tenant.
+
+use std::sync::{Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use oidc_core::StoreError;
+use oidc_core::refresh::lifecycle::{self, Swept};
+
+use crate::state::{AppState, Inner};
+
+/// Families looked at per page (one blocking call).
+const PAGE: usize = 1_000;
+
+/// The scheduler's name for the sweep's work; not a valid tenant id, so never a tenant's.
+const SWEEP: &str = "*sweep*";
+
+/// Owns the sweep task.
+#[derive(Debug)]
+pub(crate) struct Sweeper {
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Sweeper {
+    /// Starts sweeping now and every `every`, for as long as the state lives.
+    pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Sweeper {
+        let task = tokio::spawn(async move {
+            loop {
+                let Some(inner) = state.upgrade() else { return };
+                let state = AppState::from_inner(inner);
+                match sweep_all(&state).await {
+                    Ok(swept) if swept.deleted + swept.unsealed > 0 => tracing::info!(
+                        deleted = swept.deleted,
+                        unsealed = swept.unsealed,
+                        scanned = swept.scanned,
+                        "swept refresh-token families"
+                    ),
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!("sweeping refresh-token families failed: {error}")
+                    }
+                }
+                drop(state);
+                tokio::time::sleep(every).await;
+            }
+        });
+        Sweeper {
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    /// Stops the task and waits until it has let go of the state.
+    pub(crate) async fn stop(&self) {
+        let task = self
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// One pass over every tenant.
+pub(crate) async fn sweep_all(state: &AppState) -> Result<Swept, StoreError> {
+    let mut total = Swept::default();
+    for tenant in state.tenant_ids() {
+        let mut after: Option<String> = None;
+        loop {
+            let Ok(worker) = state.worker(SWEEP).await else {
+                // Busy: the next pass finishes the job.
+                return Ok(total);
+            };
+            let (store, now, tenant_id, cursor) = (
+                state.store().clone(),
+                state.now(),
+                tenant.clone(),
+                after.take(),
+            );
+            let page = tokio::task::spawn_blocking(move || {
+                lifecycle::sweep(store.as_ref(), &tenant_id, cursor.as_deref(), PAGE, now)
+            })
+            .await
+            .map_err(|e| StoreError::backend("sweep task", e))??;
+            drop(worker);
+            total.scanned += page.scanned;
+            total.deleted += page.deleted;
+            total.unsealed += page.unsealed;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    if total.deleted + total.unsealed > 0 {
+        state.commit().await?;
+    }
+    Ok(total)
+}
