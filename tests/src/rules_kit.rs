@@ -101,3 +101,48 @@ pub fn wat_rule(body: &str, output: &str) -> Vec<u8> {
     );
     wat::parse_str(text).expect("test WAT is valid")
 }
+
+/// A WAT rule that answers `then` when its input contains `needle`, else `otherwise`: enough
+/// to make a rule behave per client or per user without building a Rust rule.
+pub fn wat_rule_if(needle: &str, then: &str, otherwise: &str) -> Vec<u8> {
+    let hex = |text: &str| -> String { text.bytes().map(|b| format!("\\{b:02x}")).collect() };
+    let needle_at = 16u32;
+    let then_at = needle_at + needle.len() as u32;
+    let otherwise_at = then_at + then.len() as u32;
+    let text = format!(
+        r#"(module
+          (import "claimsmith" "log" (func $log (param i32 i32)))
+          (memory (export "memory") 4)
+          (global $bump (mut i32) (i32.const 65536))
+          (func (export "claimsmith_rule_abi_v1"))
+          (func (export "alloc") (param $len i32) (result i32)
+            (local $p i32) (local.set $p (global.get $bump))
+            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))
+          (func (export "on_token") (param $ptr i32) (param $len i32) (result i64)
+            (local $p i32) (local $k i32) (local $last i32)
+            (local.set $p (local.get $ptr))
+            (local.set $last (i32.sub (i32.add (local.get $ptr) (local.get $len)) (i32.const {n})))
+            (block $miss
+              (loop $outer
+                (br_if $miss (i32.gt_s (local.get $p) (local.get $last)))
+                (local.set $k (i32.const 0))
+                (block $next
+                  (loop $inner
+                    (br_if $next (i32.ne
+                      (i32.load8_u (i32.add (local.get $p) (local.get $k)))
+                      (i32.load8_u (i32.add (i32.const {needle_at}) (local.get $k)))))
+                    (local.set $k (i32.add (local.get $k) (i32.const 1)))
+                    (if (i32.eq (local.get $k) (i32.const {n}))
+                      (then (return (i64.const {then_packed}))))
+                    (br $inner)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $outer)))
+            (i64.const {otherwise_packed}))
+          (data (i32.const {needle_at}) "{data}"))"#,
+        n = needle.len(),
+        then_packed = rules_abi::pack_output(then_at, then.len() as u32),
+        otherwise_packed = rules_abi::pack_output(otherwise_at, otherwise.len() as u32),
+        data = hex(needle) + &hex(then) + &hex(otherwise),
+    );
+    wat::parse_str(text).expect("test WAT is valid")
+}

@@ -1,9 +1,7 @@
 //! Durability: tokens survive a restart and a crash, revocations stay revoked, and no token is
 //! ever stored in the clear.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
+use claimsmith_tests::process::Process;
 use claimsmith_tests::server::{SEED, TestServer};
 
 use super::*;
@@ -75,32 +73,20 @@ async fn refresh_tokens_are_never_stored_in_the_clear() {
     assert!(scanned > 0);
 }
 
-/// The real `claimsmith` binary, started on a directory and killed with SIGKILL.
-struct Process {
-    child: Child,
-    addr: String,
-}
-
 fn spawn(dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_claimsmith-under-test"))
-        .args(["--listen", "127.0.0.1:0", "--insecure-dev-key", "--data"])
-        .arg(dir.join("data"))
-        .arg("--seed")
-        .arg(dir.join("seed.toml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts");
-    let stdout = child.stdout.take().expect("piped");
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|line| line.starts_with("listening on "));
-    let addr = line
-        .expect("the server reports its address")
-        .trim_start_matches("listening on ")
-        .to_owned();
-    Process { child, addr }
+    let data = dir.join("data");
+    let seed = dir.join("seed.toml");
+    Process::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_claimsmith-under-test")),
+        &[
+            "--insecure-dev-key".as_ref(),
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--seed".as_ref(),
+            seed.as_os_str(),
+        ],
+    )
+    .expect("the server starts")
 }
 
 #[tokio::test]
@@ -157,7 +143,7 @@ async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back()
         params
     };
 
-    let mut process = spawn(dir.path());
+    let process = spawn(dir.path());
     let (_, first) = token(&process.addr, login_params()).await;
     let first = first["refresh_token"].as_str().unwrap().to_owned();
     let (status, rotated) = token(&process.addr, refresh_params(&first)).await;
@@ -175,10 +161,9 @@ async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back()
         .unwrap();
     assert_eq!(revoked.status(), 200);
 
-    process.child.kill().expect("SIGKILL");
-    process.child.wait().unwrap();
+    process.kill();
 
-    let mut process = spawn(dir.path());
+    let process = spawn(dir.path());
     let (status, body) = token(&process.addr, refresh_params(&rotated)).await;
     assert_eq!(
         status, 200,
@@ -186,6 +171,5 @@ async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back()
     );
     let (status, _) = token(&process.addr, refresh_params(&doomed)).await;
     assert_eq!(status, 403, "a revocation answered before the crash holds");
-    process.child.kill().unwrap();
-    process.child.wait().unwrap();
+    process.kill();
 }

@@ -1,5 +1,6 @@
 //! The token service, over HTTP.
 
+mod at_rest;
 mod durability;
 mod errors;
 mod password;

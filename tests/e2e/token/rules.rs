@@ -2,7 +2,7 @@
 //! and each kind of refusal with its Auth0 error.
 
 use claimsmith_tests::server::{TestServer, claims};
-use claimsmith_tests::wat_rule;
+use claimsmith_tests::{wat_rule, wat_rule_if};
 use serde_json::json;
 
 use super::*;
@@ -29,6 +29,13 @@ auth_method = "client_secret_post"
 secret = "web-secret-0123456789-0123456789-abcdef"
 grant_types = ["password", "refresh_token"]
 refresh_token = {{ rotating = true, absolute_lifetime_secs = 86400, idle_lifetime_secs = 3600 }}
+[[tenant.client]]
+client_id = "other"
+name = "Lab Other"
+type = "confidential"
+auth_method = "client_secret_basic"
+secret = "web-secret-0123456789-0123456789-abcdef"
+grant_types = ["password", "refresh_token"]
 [[tenant.user]]
 user_id = "auth0|alice"
 email = "alice@acme.test"
@@ -68,6 +75,7 @@ async fn lab_server() -> TestServer {
             &[("revoke", "revoke"), ("unauthorized", "unauthorized")],
         ),
         lab("scoper", &[("scoper", "scoper")]),
+        lab("per-client", &[("web-only", "web-only")]),
     ]
     .concat();
     let modules = [
@@ -83,6 +91,14 @@ async fn lab_server() -> TestServer {
             wat_rule("", r#"{"appMetadata":{"terms_seen":true}}"#),
         ),
         ("looping", wat_rule("(loop $l (br $l))", "{}")),
+        (
+            "web-only",
+            wat_rule_if(
+                r#""clientID":"web""#,
+                r#"{"idToken":{"https://x.test/web-only":"for web"}}"#,
+                "{}",
+            ),
+        ),
         (
             "scoper",
             wat_rule(
@@ -319,4 +335,55 @@ async fn scopes_by_role_narrows_the_token() {
         "openid read:reports"
     );
     let _ = json!(null);
+}
+
+/// `/userinfo` used to serve the custom claims of the user's latest issuance to any client:
+/// client B's token read what rules added for client A (defect 4).
+#[tokio::test]
+async fn userinfo_serves_each_client_only_what_rules_added_for_it() {
+    let server = lab_server().await;
+    let web = lab_login(&server, "per-client", ALICE_LOGIN, "openid read:reports").await;
+    assert_eq!(
+        claims(&web.field("id_token"))["https://x.test/web-only"],
+        "for web"
+    );
+    let other = server
+        .send(
+            server
+                .http
+                .post(server.url("per-client", "oauth/token"))
+                .basic_auth("other", Some(WEB[1].1))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("audience", API),
+                    ("scope", "openid read:reports"),
+                    ("username", ALICE_LOGIN.0),
+                    ("password", ALICE_LOGIN.1),
+                ]),
+        )
+        .await;
+    assert_eq!(other.status, 200, "{}", other.body);
+    assert!(
+        claims(&other.field("id_token"))
+            .get("https://x.test/web-only")
+            .is_none()
+    );
+    let userinfo = |token: String| {
+        server.send(
+            server
+                .http
+                .get(server.url("per-client", "userinfo"))
+                .bearer_auth(token),
+        )
+    };
+    let for_other = userinfo(other.field("access_token")).await;
+    assert_eq!(for_other.status, 200, "{}", for_other.body);
+    assert_eq!(for_other.body["sub"], "auth0|alice");
+    assert!(
+        for_other.body.get("https://x.test/web-only").is_none(),
+        "other's token must not read web's claims: {}",
+        for_other.body
+    );
+    let for_web = userinfo(web.field("access_token")).await;
+    assert_eq!(for_web.body["https://x.test/web-only"], "for web");
 }

@@ -224,3 +224,35 @@ async fn a_tenant_can_be_addressed_by_host_name() {
         .await;
     assert_eq!(unknown.error(), (404, "invalid_request", "Unknown tenant."));
 }
+
+/// A tenant in the path is never replaced by the Host header: an undecodable one is 400, an
+/// unknown one 404, whatever host the request names.
+#[tokio::test]
+async fn a_tenant_in_the_path_is_never_taken_from_the_host() {
+    let server = TestServer::start().await;
+    let mut params = vec![("grant_type", "password"), ("scope", "openid")];
+    params.extend_from_slice(&WEB);
+    params.extend_from_slice(&ALICE);
+    let post = |path: &str| {
+        server
+            .http
+            .post(format!("{}{path}", server.addr))
+            .header("host", "acme.test")
+            .form(&params)
+    };
+    assert_eq!(
+        server.send(post("/t/%FF/oauth/token")).await.error(),
+        (
+            400,
+            "invalid_request",
+            "The tenant in the path is not valid UTF-8."
+        )
+    );
+    assert_eq!(
+        server.send(post("/t/nobody/oauth/token")).await.error(),
+        (404, "invalid_request", "Unknown tenant.")
+    );
+    let reply = server.send(post("/t/acme/oauth/token")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.headers.contains_key("x-request-id"));
+}

@@ -1,0 +1,83 @@
+//! The real `claimsmith` binary as a process: started on a directory, asked for its address,
+//! killed with SIGKILL. Tests and benchmarks pass the path Cargo gives them
+//! (`CARGO_BIN_EXE_claimsmith-under-test`).
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A running server process. Killed when dropped.
+#[derive(Debug)]
+pub struct Process {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Process {
+    /// Starts `binary` with `args` (`--listen 127.0.0.1:0` is added) and waits until it
+    /// listens. `Err` holds what it printed on stderr if it exited instead.
+    pub fn start<S: AsRef<OsStr>>(binary: &Path, args: &[S]) -> Result<Process, String> {
+        let mut child = Command::new(binary)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let line = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.starts_with("listening on "));
+        match line {
+            Some(line) => {
+                // Drain stderr in the background so the server never blocks on a full pipe.
+                if let Some(mut stderr) = child.stderr.take() {
+                    std::thread::spawn(move || {
+                        let mut sink = Vec::new();
+                        let _ = stderr.read_to_end(&mut sink);
+                    });
+                }
+                Ok(Process {
+                    child,
+                    addr: line.trim_start_matches("listening on ").to_owned(),
+                })
+            }
+            None => {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut stderr);
+                }
+                let _ = child.wait();
+                Err(stderr)
+            }
+        }
+    }
+
+    /// SIGKILL, and wait for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `binary` with `args` to completion: its exit success, stdout and stderr.
+pub fn run<S: AsRef<OsStr>>(binary: &Path, args: &[S]) -> (bool, String, String) {
+    match Command::new(binary).args(args).output() {
+        Ok(output) => (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ),
+        Err(e) => (false, String::new(), e.to_string()),
+    }
+}
