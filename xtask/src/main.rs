@@ -4,13 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench>
+const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | fuzz>
   demo        build the example rules and start the server with the demo tenant on
               http://127.0.0.1:8080/t/demo/ (data in target/demo-data); then run
               demo/walkthrough.sh in another terminal
   rules-demo  run each example rule on a login and a refresh event, without a server
   test        the whole test suite: the workspace and the example rules' own unit tests
-  bench       rule-call and token-endpoint benchmarks (release build)";
+  bench       rule-call, token-endpoint, tenant-fairness and storage benchmarks
+              (release build)
+  fuzz        each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz and libFuzzer
+              (`cargo install cargo-fuzz` once; runs on the stable toolchain)";
 
 const DEMO_SERVER: &[&str] = &[
     "run",
@@ -81,7 +84,24 @@ fn main() -> ExitCode {
                 "--bench",
                 "token_load",
             ],
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "fairness",
+            ],
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "storage",
+            ],
         ],
+        Some("fuzz") => return fuzz(&workspace_root()),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -107,6 +127,42 @@ It shows, with curl: a password grant with offline_access and the claims the rul
 refresh with rotation, a retry inside the overlap window, a reuse that revokes the family, a
 revocation, a rule refusing a blocked user's refresh, and discovery. Stop the server with Ctrl-C.
 ";
+
+/// The fuzz targets in `fuzz/`, in the order `cargo xtask fuzz` runs them.
+const FUZZ_TARGETS: &[&str] = &["rule_outcome", "token_request", "seed", "wasm_upload"];
+
+/// Runs every fuzz target for a bounded time. libFuzzer needs nightly compiler flags;
+/// `RUSTC_BOOTSTRAP=1` lets the installed stable toolchain accept them.
+fn fuzz(root: &Path) -> ExitCode {
+    let seconds = std::env::var("FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
+    for target in FUZZ_TARGETS {
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["fuzz", "run", target, "--", "-max_total_time"])
+            .arg(&seconds)
+            .arg("-rss_limit_mb=4096")
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(root)
+            .status();
+        match status {
+            Ok(status) if status.success() => {
+                println!("xtask: fuzz target {target}: no crash in {seconds} s")
+            }
+            Ok(status) => {
+                eprintln!(
+                    "xtask: fuzz target {target} failed ({status}); the crash is in fuzz/artifacts/{target}/"
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(error) => {
+                eprintln!(
+                    "xtask: cannot run cargo fuzz ({error}); install it with `cargo install cargo-fuzz`"
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
 
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

@@ -33,7 +33,7 @@ mod tenancy;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use fair::FairSettings;
 pub use paths::Paths;
-pub use routes::app;
+pub use routes::{app, parse_token_request};
 pub use state::{AppState, Settings, StateError};
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves.

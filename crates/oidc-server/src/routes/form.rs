@@ -19,6 +19,18 @@ pub(crate) async fn read_body(body: Body) -> Result<axum::body::Bytes, OAuthErro
         .map_err(|_| OAuthError::payload_too_large("The request body exceeds 64 KiB."))
 }
 
+/// Parses a token-endpoint request as the handler does: the parameters by content type, then
+/// the client's credentials from the `Authorization` header and the body. Public so that the
+/// fuzz target drives exactly this code.
+pub fn parse_token_request(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(BTreeMap<String, String>, ClientCredentials), OAuthError> {
+    let mut params = params(headers, body)?;
+    let credentials = credentials(headers, &mut params)?;
+    Ok((params, credentials))
+}
+
 /// Parses the parameters by content type.
 pub(crate) fn params(
     headers: &HeaderMap,

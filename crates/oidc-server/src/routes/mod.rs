@@ -3,6 +3,8 @@
 
 mod discovery;
 mod form;
+
+pub use form::parse_token_request;
 mod revoke;
 mod token;
 mod userinfo;

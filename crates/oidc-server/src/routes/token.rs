@@ -22,8 +22,7 @@ pub(crate) async fn token(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = form::read_body(body).await?;
-    let mut params = form::params(&headers, &body)?;
-    let credentials = form::credentials(&headers, &mut params)?;
+    let (params, credentials) = form::parse_token_request(&headers, &body)?;
     // Of the failures, only a refresh exchange writes (revoking a family on reuse or at a
     // rule's request); other failures, such as a wrong password, must not cost an fsync
     // each, or guessing passwords would also load the disk.
