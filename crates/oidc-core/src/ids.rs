@@ -58,6 +58,11 @@ pub fn client_id(value: &str) -> Result<(), OAuthError> {
     checked("client_id", value)
 }
 
+/// An `audience` from a request.
+pub fn audience(value: &str) -> Result<(), OAuthError> {
+    checked("audience", value)
+}
+
 /// A `username` from a request.
 pub fn username(value: &str) -> Result<(), OAuthError> {
     checked("username", value)

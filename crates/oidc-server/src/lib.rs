@@ -26,6 +26,7 @@ mod request_id;
 mod routes;
 mod rule_chain;
 pub mod seed;
+mod slow_lane;
 mod state;
 mod sweeper;
 mod tenancy;

@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::durability::GroupCommit;
 use crate::fair::{Fair, FairPermit, FairSettings, Overloaded};
 use crate::paths::Paths;
+use crate::slow_lane::SlowLane;
 use crate::sweeper::Sweeper;
 
 /// Why the server state could not be built or a tenant not loaded.
@@ -40,6 +41,9 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     /// How often the background sweep of dead refresh-token families runs.
     pub sweep_every: Duration,
+    /// How long a request refused by brute-force protection waits before its 429: a guesser
+    /// in a loop then costs a sleeping connection, not a core.
+    pub tarpit: Duration,
 }
 
 impl Default for Settings {
@@ -48,8 +52,17 @@ impl Default for Settings {
             fair: FairSettings::default(),
             throttle: ThrottleSettings::default(),
             sweep_every: Duration::from_secs(60),
+            tarpit: Duration::from_millis(500),
         }
     }
+}
+
+/// Where blocking work runs: the runtime's blocking pool, or the low-priority slow lane
+/// (password hashing; see `slow_lane`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lane {
+    Normal,
+    Slow,
 }
 
 /// A tenant ready to serve: its record, parsed keys, endpoint URLs and compiled rule chain.
@@ -76,9 +89,14 @@ pub(crate) struct Inner {
     operator: OperatorKey,
     refresh_keys: RefreshKeys,
     throttle: LoginThrottle,
+    /// One scheduler per lane: the slow lane's low-priority threads yield the CPU, so they do
+    /// not take workers from the normal lane, and each lane is fair across tenants.
     fair: Fair,
+    fair_slow: Fair,
     commit: GroupCommit,
     sweeper: Sweeper,
+    slow_lane: SlowLane,
+    tarpit: Duration,
     limits: RuleLimits,
     tenants: RwLock<Tenants>,
 }
@@ -105,9 +123,17 @@ impl AppState {
         let inner = Arc::new_cyclic(|weak| Inner {
             refresh_keys: RefreshKeys::derive(&secret),
             throttle: LoginThrottle::new(settings.throttle),
-            fair: Fair::new(settings.fair),
+            fair: Fair::new(settings.fair.clone()),
+            fair_slow: Fair::new(FairSettings {
+                workers: settings.fair.workers.div_ceil(2),
+                ..settings.fair.clone()
+            }),
             commit,
             sweeper: Sweeper::start(weak.clone(), settings.sweep_every),
+            // Half the cores: Argon2 streams 19 MiB per hash through the caches every other
+            // thread relies on, and priority does not protect a cache.
+            slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
+            tarpit: settings.tarpit,
             limits,
             tenants: RwLock::new(tenants),
             store,
@@ -159,28 +185,35 @@ impl AppState {
     }
 
     /// Runs synchronous domain work (rules, the store, signing) for `tenant` on a blocking
-    /// thread, when the fair scheduler gives it a worker.
+    /// thread of `lane`, when the fair scheduler gives the tenant a worker.
     pub(crate) async fn run_blocking<T: Send + 'static>(
         &self,
         tenant: &str,
+        lane: Lane,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, oidc_core::OAuthError> {
-        let permit = self.worker(tenant).await?;
-        let result = tokio::task::spawn_blocking(work).await;
-        drop(permit);
-        result.map_err(|_| oidc_core::OAuthError::server_error())
+        let result = match lane {
+            Lane::Normal => {
+                let _permit = self.worker(tenant).await?;
+                tokio::task::spawn_blocking(work).await.ok()
+            }
+            Lane::Slow => {
+                let _permit = acquire(&self.0.fair_slow, tenant).await?;
+                self.0.slow_lane.run(work).await
+            }
+        };
+        result.ok_or_else(oidc_core::OAuthError::server_error)
+    }
+
+    /// How long a request refused by brute-force protection waits for its answer.
+    pub(crate) fn tarpit(&self) -> Duration {
+        self.0.tarpit
     }
 
     /// A worker for `tenant`, or 503 with `Retry-After` when its queue is full or its wait
     /// too long.
     pub(crate) async fn worker(&self, tenant: &str) -> Result<FairPermit, oidc_core::OAuthError> {
-        self.0.fair.acquire(tenant).await.map_err(|overloaded| {
-            let reason = match overloaded {
-                Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
-                Overloaded::WaitedTooLong => "The server is busy.",
-            };
-            oidc_core::OAuthError::unavailable(format!("{reason} Retry later."), 1)
-        })
+        acquire(&self.0.fair, tenant).await
     }
 
     /// Waits until every write so far is durable.
@@ -235,6 +268,18 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner) = loaded;
         Ok(())
     }
+}
+
+/// A worker of `fair` for `tenant`, or 503 with `Retry-After` when its queue is full or its
+/// wait too long.
+async fn acquire(fair: &Fair, tenant: &str) -> Result<FairPermit, oidc_core::OAuthError> {
+    fair.acquire(tenant).await.map_err(|overloaded| {
+        let reason = match overloaded {
+            Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
+            Overloaded::WaitedTooLong => "The server is busy.",
+        };
+        oidc_core::OAuthError::unavailable(format!("{reason} Retry later."), 1)
+    })
 }
 
 fn load_tenants(

@@ -183,3 +183,48 @@ async fn at_most_200_live_refresh_tokens_per_user_and_client_oldest_evicted() {
     assert_eq!(refresh(&server, &spa, &tokens[1]).await.status, 200);
     assert_eq!(refresh(&server, &spa, &tokens[200]).await.status, 200);
 }
+
+/// Auth0's brute-force protection: ten wrong passwords for one login from one IP block that
+/// login from that IP (429 `too_many_attempts`, with `Retry-After`), even with the right
+/// password; other logins are unaffected.
+#[tokio::test]
+async fn ten_failures_block_a_login_from_that_ip() {
+    let server = TestServer::start().await;
+    let attempt = |password: &'static str| {
+        let mut params = vec![
+            ("grant_type", "password"),
+            ("scope", "openid"),
+            ("username", "alice@acme.test"),
+            ("password", password),
+        ];
+        params.extend_from_slice(&WEB);
+        let server = &server;
+        async move { server.token("acme", &params).await }
+    };
+    for _ in 0..10 {
+        assert_eq!(
+            attempt("wrong").await.error(),
+            (403, "invalid_grant", "Wrong email or password.")
+        );
+    }
+    let blocked = attempt("correct horse battery staple").await;
+    assert_eq!(
+        blocked.error(),
+        (
+            429,
+            "too_many_attempts",
+            "Your account has been blocked after multiple consecutive login attempts."
+        )
+    );
+    assert_eq!(blocked.headers["retry-after"], "3600");
+    let mut carol = vec![
+        ("grant_type", "password"),
+        ("scope", "openid"),
+        ("username", "carol@acme.test"),
+        ("password", "carol's long password"),
+    ];
+    carol.extend_from_slice(&WEB);
+    assert_eq!(server.token("acme", &carol).await.status, 200);
+    server.clock.advance_secs(3600);
+    assert_eq!(attempt("correct horse battery staple").await.status, 200);
+}

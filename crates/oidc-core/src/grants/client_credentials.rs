@@ -78,6 +78,7 @@ pub(super) fn requested_api(
     let Some(audience) = request.param("audience") else {
         return Ok(None);
     };
+    crate::ids::audience(audience)?;
     let api = ctx.store.api(&ctx.tenant.id, audience)?;
     api.map(Some)
         .ok_or_else(|| OAuthError::access_denied(format!("Service not found: {audience}")))

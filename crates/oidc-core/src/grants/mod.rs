@@ -118,6 +118,27 @@ pub fn exchange(
     }
 }
 
+/// Refuses, before any work is scheduled, a request that brute-force protection blocks: a
+/// blocked password guess then costs a lookup, not a worker and an Argon2 run. The grant
+/// checks again (this is an early answer, not the only guard).
+pub fn admit(
+    throttle: &LoginThrottle,
+    tenant: &str,
+    request: &TokenRequest,
+    now: UnixMillis,
+) -> Result<(), OAuthError> {
+    let password = matches!(request.param("grant_type"), Some(PASSWORD | PASSWORD_REALM));
+    match request.param("username") {
+        Some(username) if password => throttle.check(
+            tenant,
+            username,
+            request.info.ip.as_deref().unwrap_or_default(),
+            now,
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Authenticates the client and checks it may use `grant_type`, with Auth0's message.
 pub(crate) fn authenticate_for(
     ctx: &TokenContext<'_>,

@@ -161,6 +161,17 @@ fn password_grant_cases() {
         &wrong,
         Error(403, "invalid_grant", "Wrong email or password."),
     );
+    check(
+        &mut h,
+        "an audience that could split a key",
+        "web",
+        &password("openid", "https://x\0/"),
+        Error(
+            400,
+            "invalid_request",
+            "The audience contains a control character.",
+        ),
+    );
     wrong[1] = ("username", "no\0body");
     check(
         &mut h,

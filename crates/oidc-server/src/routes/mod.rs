@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 use oidc_core::{OAuthError, TokenContext};
 
 use crate::rule_chain::TenantRules;
-use crate::state::TenantRuntime;
+use crate::state::{Lane, TenantRuntime};
 
 use crate::paths::{DISCOVERY, JWKS, REVOKE, TENANT_PREFIX, TOKEN, USERINFO};
 use crate::state::AppState;
@@ -48,13 +48,14 @@ pub fn app(state: AppState) -> Router {
 async fn with_token_context<T: Send + 'static>(
     state: &AppState,
     tenant: Arc<TenantRuntime>,
+    lane: Lane,
     work: impl FnOnce(&TokenContext<'_>) -> T + Send + 'static,
 ) -> Result<T, OAuthError> {
     let now = state.now();
     let worker = state.clone();
     let id = tenant.tenant.id.clone();
     state
-        .run_blocking(&id, move || {
+        .run_blocking(&id, lane, move || {
             let state = worker;
             let rules = TenantRules {
                 host: state.host(),

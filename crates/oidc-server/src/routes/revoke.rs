@@ -7,7 +7,7 @@ use oidc_core::OAuthError;
 
 use super::form;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Lane};
 use crate::tenancy::TenantCtx;
 
 pub(crate) async fn revoke(
@@ -23,7 +23,7 @@ pub(crate) async fn revoke(
         .remove("token")
         .filter(|token| !token.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: token"))?;
-    super::with_token_context(&state, tenant, move |ctx| {
+    super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
         oidc_core::revoke(ctx, &credentials, &token)
     })
     .await??;

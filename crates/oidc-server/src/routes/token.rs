@@ -11,7 +11,7 @@ use oidc_core::{SystemEntropy, TokenRequest};
 
 use super::form;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Lane};
 use crate::tenancy::TenantCtx;
 
 pub(crate) async fn token(
@@ -34,7 +34,20 @@ pub(crate) async fn token(
         credentials,
         info: form::request_info(&headers, peer),
     };
-    let result = super::with_token_context(&state, tenant, move |ctx| {
+    if let Err(blocked) =
+        oidc_core::grants::admit(state.throttle(), &tenant.tenant.id, &request, state.now())
+    {
+        // A guesser in a loop waits for its 429 on a sleeping connection, not on a core.
+        tokio::time::sleep(state.tarpit()).await;
+        return Err(blocked.into());
+    }
+    // Password logins hash with Argon2 on the low-priority lane: a flood of guesses yields
+    // the CPU to every other tenant's work.
+    let lane = match request.param("grant_type") {
+        Some(oidc_core::grants::PASSWORD | oidc_core::grants::PASSWORD_REALM) => Lane::Slow,
+        _ => Lane::Normal,
+    };
+    let result = super::with_token_context(&state, tenant, lane, move |ctx| {
         oidc_core::exchange(ctx, &request, &mut SystemEntropy)
     })
     .await?;

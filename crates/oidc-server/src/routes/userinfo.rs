@@ -7,7 +7,7 @@ use oidc_core::OAuthError;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Lane};
 use crate::tenancy::TenantCtx;
 
 pub(crate) async fn userinfo(
@@ -30,7 +30,7 @@ pub(crate) async fn userinfo(
     let worker = state.clone();
     let id = tenant.tenant.id.clone();
     let claims = state
-        .run_blocking(&id, move || {
+        .run_blocking(&id, Lane::Normal, move || {
             oidc_core::userinfo(
                 worker.store().as_ref(),
                 &tenant.keys,
