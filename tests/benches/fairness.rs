@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use claimsmith_tests::load::{Figures, figures};
 use claimsmith_tests::process::Process;
 
 const SECRET: &str = "fair-secret-0123456789-0123456789-abcdef";
@@ -60,22 +61,6 @@ roles = ["admin"]
         ));
     }
     seed
-}
-
-struct Figures {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-fn figures(mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        rate: samples.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.5),
-        p99: at(0.99),
-    }
 }
 
 async fn post(

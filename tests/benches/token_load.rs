@@ -14,6 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 
+use claimsmith_tests::load::{Figures, figures};
 use claimsmith_tests::server::{Reply, TestServer};
 
 const SECRET: &str = "load-secret-0123456789-0123456789-abcdef";
@@ -63,22 +64,6 @@ fn rules() -> String {
         .enumerate()
         .map(|(order, name)| format!("[[tenant.rule]]\nname = \"{name}\"\norder = {order}\nmodule = \"rules/{name}.wasm\"\n"))
         .collect()
-}
-
-struct Figures {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-fn figures(mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
-    samples.sort_unstable();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        rate: samples.len() as f64 / elapsed.as_secs_f64(),
-        p50: at(0.5),
-        p99: at(0.99),
-    }
 }
 
 fn row(name: &str, clients: usize, f: &Figures) {

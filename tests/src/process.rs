@@ -81,3 +81,16 @@ pub fn run<S: AsRef<OsStr>>(binary: &Path, args: &[S]) -> (bool, String, String)
         Err(e) => (false, String::new(), e.to_string()),
     }
 }
+
+/// A directory for a server process: the example rules under `rules/`, and `seed` (with
+/// `{base}` replaced by `base`) as `seed.toml`.
+pub fn deployment_dir(seed: &str, base: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    for (name, wasm) in crate::example_rules::ALL {
+        std::fs::write(rules.join(format!("{name}.wasm")), wasm).expect("module");
+    }
+    std::fs::write(dir.path().join("seed.toml"), seed.replace("{base}", base)).expect("seed");
+    dir
+}

@@ -80,19 +80,23 @@ pub fn event(protocol: Protocol) -> RuleInput {
     input
 }
 
+/// What every hand-written test rule starts with: the log import, memory, the ABI marker and
+/// a bump allocator.
+const PREAMBLE: &str = r#"(import "claimsmith" "log" (func $log (param i32 i32)))
+          (memory (export "memory") 4)
+          (global $bump (mut i32) (i32.const 65536))
+          (func (export "claimsmith_rule_abi_v1"))
+          (func (export "alloc") (param $len i32) (result i32)
+            (local $p i32) (local.set $p (global.get $bump))
+            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))"#;
+
 /// A hand-written rule module whose `on_token` runs `body` (WAT instructions) and then
 /// returns `output` verbatim: for tests that need a rule to say something exact.
 pub fn wat_rule(body: &str, output: &str) -> Vec<u8> {
     let data: String = output.bytes().map(|b| format!("\\{b:02x}")).collect();
     let text = format!(
         r#"(module
-          (import "claimsmith" "log" (func $log (param i32 i32)))
-          (memory (export "memory") 4)
-          (global $bump (mut i32) (i32.const 65536))
-          (func (export "claimsmith_rule_abi_v1"))
-          (func (export "alloc") (param $len i32) (result i32)
-            (local $p i32) (local.set $p (global.get $bump))
-            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))
+          {PREAMBLE}
           (func (export "on_token") (param i32 i32) (result i64)
             {body}
             (i64.const {packed}))
@@ -111,13 +115,7 @@ pub fn wat_rule_if(needle: &str, then: &str, otherwise: &str) -> Vec<u8> {
     let otherwise_at = then_at + then.len() as u32;
     let text = format!(
         r#"(module
-          (import "claimsmith" "log" (func $log (param i32 i32)))
-          (memory (export "memory") 4)
-          (global $bump (mut i32) (i32.const 65536))
-          (func (export "claimsmith_rule_abi_v1"))
-          (func (export "alloc") (param $len i32) (result i32)
-            (local $p i32) (local.set $p (global.get $bump))
-            (global.set $bump (i32.add (global.get $bump) (local.get $len))) (local.get $p))
+          {PREAMBLE}
           (func (export "on_token") (param $ptr i32) (param $len i32) (result i64)
             (local $p i32) (local $k i32) (local $last i32)
             (local.set $p (local.get $ptr))

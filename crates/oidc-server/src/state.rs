@@ -131,7 +131,7 @@ impl AppState {
             commit,
             sweeper: Sweeper::start(weak.clone(), settings.sweep_every),
             // Half the cores: Argon2 streams 19 MiB per hash through the caches every other
-            // thread relies on, and priority does not protect a cache.
+            // thread relies on, and a low priority does not protect a cache.
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
             tarpit: settings.tarpit,
             limits,

@@ -33,16 +33,7 @@ fn holds(bytes: &[u8], needle: &[u8]) -> bool {
 
 /// A directory with the standard seed and the example rules, and two operator key files.
 fn deployment() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    for (name, wasm) in claimsmith_tests::example_rules::ALL {
-        std::fs::write(dir.path().join("rules").join(format!("{name}.wasm")), wasm).unwrap();
-    }
-    std::fs::write(
-        dir.path().join("seed.toml"),
-        SEED.replace("{base}", "http://claimsmith.test"),
-    )
-    .unwrap();
+    let dir = process::deployment_dir(SEED, "http://claimsmith.test");
     let mut keys = Vec::new();
     for name in ["a.key", "b.key"] {
         let (ok, key, _) = process::run(binary(), &["keygen"]);

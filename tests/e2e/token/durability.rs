@@ -1,7 +1,7 @@
 //! Durability: tokens survive a restart and a crash, revocations stay revoked, and no token is
 //! ever stored in the clear.
 
-use claimsmith_tests::process::Process;
+use claimsmith_tests::process::{Process, deployment_dir};
 use claimsmith_tests::server::{SEED, TestServer};
 
 use super::*;
@@ -91,16 +91,7 @@ fn spawn(dir: &std::path::Path) -> Process {
 
 #[tokio::test]
 async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
-    for (name, wasm) in claimsmith_tests::example_rules::ALL {
-        std::fs::write(dir.path().join("rules").join(format!("{name}.wasm")), wasm).unwrap();
-    }
-    std::fs::write(
-        dir.path().join("seed.toml"),
-        SEED.replace("{base}", "http://claimsmith.test"),
-    )
-    .unwrap();
+    let dir = deployment_dir(SEED, "http://claimsmith.test");
     let http = reqwest::Client::new();
     let token = |addr: &str, params: Vec<(&str, String)>| {
         let request = http
