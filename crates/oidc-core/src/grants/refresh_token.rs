@@ -11,7 +11,7 @@ use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
 use crate::model::Client;
-use crate::refresh::lifecycle::{Attempt, revoke_family, with_retries};
+use crate::refresh::lifecycle::{Attempt, MAX_ATTEMPTS, revoke_family, with_retries};
 use crate::refresh::token::TokenId;
 use crate::refresh::{Exchange, RefreshFamily, Rotation};
 use crate::scope;
@@ -145,20 +145,39 @@ fn attempt(
         &applied,
         returned.map(|token| token.expose().to_owned()),
     )?;
-    let change = Change {
-        family: Some(FamilyWrite::Replace {
-            expected_version: family.version,
-            family: &next,
-        }),
-        ..issue::change(&grant, &applied)
-    };
-    if !ctx.store.apply(tenant, &change)? {
-        return Ok(Attempt::Conflict);
+    let (mut base, mut next) = (family.clone(), next);
+    for _ in 0..MAX_ATTEMPTS {
+        let change = Change {
+            family: Some(FamilyWrite::Replace {
+                expected_version: base.version,
+                family: &next,
+            }),
+            ..issue::change(&grant, &applied)
+        };
+        if ctx.store.apply(tenant, &change)? {
+            return Ok(Attempt::Done(Issued {
+                response,
+                wrote: true,
+            }));
+        }
+        // Another exchange wrote first. A replay or a non-rotating exchange stays valid as
+        // long as the family still means the same for the presented token (same generation,
+        // same sealed successor): only the write is redone on the newer record, so that a
+        // crowd of concurrent retries cannot starve one of them. Anything else starts over.
+        let Some(latest) = ctx.store.refresh_family(tenant, &family.id)? else {
+            return Ok(Attempt::Conflict);
+        };
+        let same = matches!(decision, Exchange::ReplaySuccessor | Exchange::Keep)
+            && latest.decide(presented.id.generation, &presented.token.hash(), ctx.now) == decision
+            && latest.generation == family.generation
+            && latest.sealed_successor == family.sealed_successor;
+        if !same {
+            return Ok(Attempt::Conflict);
+        }
+        next = latest.after_exchange(None, shorten, ctx.now);
+        base = latest;
     }
-    Ok(Attempt::Done(Issued {
-        response,
-        wrote: true,
-    }))
+    Ok(Attempt::Conflict)
 }
 
 /// An old token came back: the family is presumed stolen and dies (Auth0's reuse detection).

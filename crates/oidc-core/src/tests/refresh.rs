@@ -248,3 +248,31 @@ fn the_cap_retries_an_eviction_that_lost_its_race() {
         "the two oldest went, the race notwithstanding"
     );
 }
+
+/// Concurrent retries of one token all write (a replay is a versioned write); one that loses
+/// to another replay redoes only its write, not its rules and signatures, so a steady crowd of
+/// retries cannot starve it.
+#[test]
+fn a_replay_that_loses_to_another_replay_redoes_only_its_write() {
+    let mut h = Harness::with_store(FailingStore::new(MemoryStore::new()));
+    let t0 = token(&h.login("web", OFFLINE).unwrap());
+    let t1 = token(&h.refresh("web", &t0).unwrap());
+    let family_id = h.refresh_keys.parse("acme", &t0).unwrap().family_id;
+    // Another replay lands between this one's read and its write.
+    h.store.interleave(0, move |inner: &MemoryStore| {
+        let family = inner.refresh_family("acme", &family_id).unwrap().unwrap();
+        let bumped = family.after_exchange(None, (None, None), T0 + 1);
+        let write = crate::FamilyWrite::Replace {
+            expected_version: family.version,
+            family: &bumped,
+        };
+        assert!(inner.apply("acme", &crate::Change::family(write)).unwrap());
+    });
+    let rules_before = h.rules.seen.lock().unwrap().len();
+    assert_eq!(token(&h.refresh("web", &t0).unwrap()), t1);
+    assert_eq!(
+        h.rules.seen.lock().unwrap().len(),
+        rules_before + 1,
+        "the rules ran once"
+    );
+}
