@@ -3,7 +3,7 @@
 
 mod client_credentials;
 mod issue;
-mod password;
+pub mod password;
 mod refresh_token;
 
 use std::collections::BTreeMap;

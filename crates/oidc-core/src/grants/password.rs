@@ -22,6 +22,23 @@ pub(super) fn grant(
     request: &TokenRequest,
     entropy: &mut dyn Entropy,
 ) -> Result<Issued, OAuthError> {
+    let login = verify(ctx, request)?;
+    issue(ctx, request, login, entropy)
+}
+
+/// A password login whose password checked out: what the issuance needs, owned, so that a
+/// server can verify on one thread (Argon2, at low priority) and issue on another (rules,
+/// signing, at normal priority, within their deadlines).
+#[derive(Debug, Clone)]
+pub struct VerifiedLogin {
+    client: Client,
+    user: crate::model::User,
+    api: Option<Api>,
+    scope: Vec<String>,
+}
+
+/// The first half of a password grant: the client, the throttle, the user and the password.
+pub fn verify(ctx: &TokenContext<'_>, request: &TokenRequest) -> Result<VerifiedLogin, OAuthError> {
     let client = authenticate_for(ctx, &request.credentials, PASSWORD)?;
     let username = request.required("username")?;
     crate::ids::username(username)?;
@@ -46,12 +63,33 @@ pub(super) fn grant(
     if user.blocked {
         return Err(OAuthError::unauthorized("user is blocked"));
     }
-
     let offline = offline_allowed(&client, api.as_ref());
     let scope: Vec<String> = requested
         .into_iter()
         .filter(|s| s != "offline_access" || offline)
         .collect();
+    Ok(VerifiedLogin {
+        client,
+        user,
+        api,
+        scope,
+    })
+}
+
+/// The second half: the rules, the tokens, and the one write.
+pub fn issue(
+    ctx: &TokenContext<'_>,
+    request: &TokenRequest,
+    login: VerifiedLogin,
+    entropy: &mut dyn Entropy,
+) -> Result<Issued, OAuthError> {
+    let VerifiedLogin {
+        client,
+        user,
+        api,
+        scope,
+    } = login;
+    let tenant = &ctx.tenant.id;
     let grant = Grant {
         client: &client,
         user: &user,

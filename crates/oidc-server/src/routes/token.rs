@@ -41,16 +41,18 @@ pub(crate) async fn token(
         tokio::time::sleep(state.tarpit()).await;
         return Err(blocked.into());
     }
-    // Password logins hash with Argon2 on the low-priority lane: a flood of guesses yields
-    // the CPU to every other tenant's work.
-    let lane = match request.param("grant_type") {
-        Some(oidc_core::grants::PASSWORD | oidc_core::grants::PASSWORD_REALM) => Lane::Slow,
-        _ => Lane::Normal,
+    let password = matches!(
+        request.param("grant_type"),
+        Some(oidc_core::grants::PASSWORD | oidc_core::grants::PASSWORD_REALM)
+    );
+    let result = if password {
+        password_login(&state, tenant, request).await?
+    } else {
+        super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
+            oidc_core::exchange(ctx, &request, &mut SystemEntropy)
+        })
+        .await?
     };
-    let result = super::with_token_context(&state, tenant, lane, move |ctx| {
-        oidc_core::exchange(ctx, &request, &mut SystemEntropy)
-    })
-    .await?;
     // Whatever was written (a new token, a rotation, a revocation after reuse) is on disk
     // before the client hears about it.
     let wrote = match &result {
@@ -69,4 +71,31 @@ pub(crate) async fn token(
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// A password login in two halves: Argon2 on the low-priority lane, so that a flood of
+/// guesses yields the CPU to every other tenant's work; then the rules and the tokens on the
+/// normal lane, where the rules' wall-clock deadlines are not at the mercy of that priority.
+async fn password_login(
+    state: &AppState,
+    tenant: std::sync::Arc<crate::state::TenantRuntime>,
+    request: TokenRequest,
+) -> Result<Result<oidc_core::Issued, oidc_core::OAuthError>, oidc_core::OAuthError> {
+    let request = std::sync::Arc::new(request);
+    let verifying = std::sync::Arc::clone(&request);
+    let login = super::with_token_context(
+        state,
+        std::sync::Arc::clone(&tenant),
+        Lane::Slow,
+        move |ctx| oidc_core::grants::password::verify(ctx, &verifying),
+    )
+    .await?;
+    let login = match login {
+        Ok(login) => login,
+        Err(error) => return Ok(Err(error)),
+    };
+    super::with_token_context(state, tenant, Lane::Normal, move |ctx| {
+        oidc_core::grants::password::issue(ctx, &request, login, &mut SystemEntropy)
+    })
+    .await
 }
