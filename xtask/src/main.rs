@@ -137,8 +137,8 @@ fn fuzz(root: &Path) -> ExitCode {
     let seconds = std::env::var("FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
     for target in FUZZ_TARGETS {
         let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args(["fuzz", "run", target, "--", "-max_total_time"])
-            .arg(&seconds)
+            .args(["fuzz", "run", target, "--"])
+            .arg(format!("-max_total_time={seconds}"))
             .arg("-rss_limit_mb=4096")
             .env("RUSTC_BOOTSTRAP", "1")
             .current_dir(root)
