@@ -124,8 +124,10 @@ impl AppState {
             refresh_keys: RefreshKeys::derive(&secret),
             throttle: LoginThrottle::new(settings.throttle),
             fair: Fair::new(settings.fair.clone()),
+            // Waits are longer on the slow lane: its threads yield to everything else.
             fair_slow: Fair::new(FairSettings {
                 workers: settings.fair.workers.div_ceil(2),
+                max_wait: settings.fair.max_wait * 4,
                 ..settings.fair.clone()
             }),
             commit,
