@@ -2,28 +2,17 @@
 //! (module paths point nowhere, so rules fail cleanly). Errors are answers; nothing panics.
 #![no_main]
 
-use std::sync::OnceLock;
+#[path = "common.rs"]
+mod common;
 
 use libfuzzer_sys::fuzz_target;
 use oidc_core::OperatorKey;
 use oidc_server::seed::Seed;
-use rules_host::{HostConfig, RuleHost};
-
-fn host() -> &'static RuleHost {
-    static HOST: OnceLock<RuleHost> = OnceLock::new();
-    HOST.get_or_init(|| {
-        RuleHost::new(HostConfig {
-            pool_slots: 1,
-            ..HostConfig::default()
-        })
-        .expect("host")
-    })
-}
 
 fuzz_target!(|text: &str| {
     if let Ok(mut seed) = toml::from_str::<Seed>(text) {
         seed.base = std::path::PathBuf::from("/nonexistent");
         let store = oidc_core::testkit::MemoryStore::new();
-        let _ = seed.apply(&store, host(), &OperatorKey::insecure_dev(), 1);
+        let _ = seed.apply(&store, common::host(), &OperatorKey::insecure_dev(), 1);
     }
 });

@@ -27,7 +27,11 @@ impl Sweeper {
     /// Starts sweeping now and every `every`, for as long as the state lives.
     pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Sweeper {
         let task = tokio::spawn(async move {
+            // The first tick is now: the sweep at start is the same code path as the timer's.
+            let mut timer = tokio::time::interval(every);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                timer.tick().await;
                 let Some(inner) = state.upgrade() else { return };
                 let state = AppState::from_inner(inner);
                 match sweep_all(&state).await {
@@ -43,7 +47,6 @@ impl Sweeper {
                     }
                 }
                 drop(state);
-                tokio::time::sleep(every).await;
             }
         });
         Sweeper {
