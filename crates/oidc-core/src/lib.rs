@@ -22,6 +22,7 @@ mod error;
 pub mod grants;
 pub mod ids;
 pub mod keys;
+pub mod manage;
 pub mod mint;
 mod model;
 pub mod refresh;
@@ -40,8 +41,8 @@ pub use error::{ErrorCode, OAuthError};
 pub use grants::{ClientCredentials, Issued, TokenContext, TokenRequest, TokenResponse, exchange};
 pub use keys::{KeyError, KeyMaterial, StoredKey, TenantKeys};
 pub use model::{
-    Api, AuthMethod, Client, ClientType, MetadataUpdate, RefreshPolicy, RuleRecord, SigningAlg,
-    Tenant, UnixMillis, User,
+    Api, AuthMethod, Client, ClientType, MetadataUpdate, RefreshPolicy, RuleRecord, RuleSet,
+    SigningAlg, Tenant, UnixMillis, User,
 };
 pub use refresh::token::RefreshKeys;
 pub use revoke::revoke;

@@ -20,8 +20,6 @@ pub struct Tenant {
     pub hosts: Vec<String>,
     /// Algorithm new tokens are signed with.
     pub signing_alg: SigningAlg,
-    /// Shared by all rules of the tenant (Auth0's rule `configuration`).
-    pub rules_configuration: BTreeMap<String, String>,
 }
 
 /// The JWS algorithms a tenant can sign with.
@@ -152,14 +150,46 @@ pub struct User {
     pub updated_at: UnixMillis,
 }
 
-/// A rule as a tenant configured it. The module is stored once by content hash.
+/// A tenant's rules and the configuration they share: one record, replaced as a whole by
+/// compare-and-swap on `version`, so rule names and orders stay unique under concurrent
+/// writers, and a node knows from one number whether its compiled chain is current.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSet {
+    /// 0 for a tenant that never had rules; every write adds one.
+    pub version: u64,
+    /// In ascending `order`.
+    pub rules: Vec<RuleRecord>,
+    /// Auth0's rule `configuration`: secrets shared by every rule of the tenant. Never
+    /// returned by the management API and never logged.
+    pub configuration: BTreeMap<String, String>,
+}
+
+impl RuleSet {
+    pub fn rule(&self, id: &str) -> Option<&RuleRecord> {
+        self.rules.iter().find(|rule| rule.id == id)
+    }
+
+    /// The module hashes the set names: the modules a store keeps for it.
+    pub fn module_hashes(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|rule| rule.module_hash.as_str())
+    }
+}
+
+/// One rule of a tenant. Its module is stored beside the set, by content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleRecord {
+    /// `rul_` and 16 random characters, as Auth0 writes rule ids.
+    pub id: String,
     pub name: String,
     pub order: i64,
     pub enabled: bool,
     /// SHA-256 of the module, hex.
     pub module_hash: String,
+    pub module_size: u64,
+    /// The rule ABI the module was validated against.
+    pub abi_version: u32,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
 }
 
 /// Changes to a user's metadata that rules asked for, saved only with a successful issuance.

@@ -13,6 +13,9 @@ use crate::scope;
 /// Runs a tenant's rule chain. The server implements it over `rules-host`.
 pub trait RuleRunner: Send + Sync {
     fn run(&self, tenant: &Tenant, input: &RuleInput) -> Result<RuleOutcome, RuleRunError>;
+    /// The configuration the chain's rules share (Auth0's `configuration`): it belongs to
+    /// the tenant's rule set, which the runner was built from.
+    fn configuration(&self) -> &BTreeMap<String, String>;
 }
 
 /// A chain that failed (a trap, a limit, bad output): what to tell the client, which names the
@@ -43,6 +46,7 @@ const SECRET_PARAMETERS: [&str; 5] = [
 #[derive(Debug)]
 pub struct EventParts<'a> {
     pub tenant: &'a Tenant,
+    pub configuration: &'a BTreeMap<String, String>,
     pub client: &'a Client,
     pub user: &'a User,
     pub protocol: Protocol,
@@ -63,7 +67,7 @@ pub fn event(parts: EventParts<'_>) -> RuleInput {
         seed: parts.seed,
         ..RuleInput::default()
     };
-    input.configuration = parts.tenant.rules_configuration.clone();
+    input.configuration = parts.configuration.clone();
     input.user = rules_abi::User {
         user_id: user.user_id.clone(),
         email: user.email.clone(),

@@ -12,7 +12,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use crate::keys::StoredKey;
-use crate::model::{Api, Client, MetadataUpdate, RuleRecord, Tenant, User};
+use crate::model::{Api, Client, MetadataUpdate, RuleSet, Tenant, User};
 use crate::refresh::RefreshFamily;
 
 /// The store failed. Never shown to a client: the server logs it once, with the request id.
@@ -62,6 +62,23 @@ pub fn checked_id(id: &str) -> Result<&str, StoreError> {
         reason,
     })?;
     Ok(id)
+}
+
+/// Checks every identifier a rule-set write puts into keys: stores call it before writing.
+pub fn checked_rule_set(
+    tenant: &str,
+    set: &RuleSet,
+    modules: &[(&str, &[u8])],
+) -> Result<(), StoreError> {
+    checked_id(tenant)?;
+    for rule in &set.rules {
+        checked_id(&rule.id)?;
+        checked_id(&rule.module_hash)?;
+    }
+    for (hash, _) in modules {
+        checked_id(hash)?;
+    }
+    Ok(())
 }
 
 /// A write to a refresh-token family.
@@ -169,9 +186,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// it no longer has. `Conflict` if another user of the tenant has one of its logins.
     fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError>;
 
-    // Rules, and their modules by content hash.
-    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError>;
-    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError>;
+    // Rules: one set per tenant, and their modules by content hash.
+    /// The tenant's rule set; an empty one at version 0 if it never had one.
+    fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError>;
+    /// Replaces the rule set if the stored version is still `expected_version` (0: none
+    /// stored), atomically storing `modules` (SHA-256 hex, bytes) and deleting every module
+    /// the new set no longer names. `Ok(false)`: the set moved on; nothing was written.
+    fn put_rule_set(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        set: &RuleSet,
+        modules: &[(&str, &[u8])],
+    ) -> Result<bool, StoreError>;
     fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     // Refresh-token families.

@@ -1,5 +1,8 @@
-//! oidc-core's `RuleRunner` port over `rules-host`.
+//! oidc-core's rule ports over `rules-host`: running a tenant's chain, and checking uploads.
 
+use std::collections::BTreeMap;
+
+use oidc_core::manage::rules::ModuleCheck;
 use oidc_core::{RuleRunError, RuleRunner, Tenant};
 use rules_abi::{RuleInput, RuleOutcome};
 use rules_host::{ChainRule, RuleHost, RuleLimits};
@@ -9,7 +12,29 @@ use rules_host::{ChainRule, RuleHost, RuleLimits};
 pub(crate) struct TenantRules<'a> {
     pub(crate) host: &'a RuleHost,
     pub(crate) chain: &'a Result<Vec<ChainRule>, String>,
+    pub(crate) configuration: &'a BTreeMap<String, String>,
     pub(crate) limits: &'a RuleLimits,
+}
+
+/// The engine's full validation of an upload: everything `RuleHost::load` checks, and a
+/// compile, so a module that passes here runs.
+#[derive(Debug)]
+pub(crate) struct EngineCheck<'a> {
+    pub(crate) host: &'a RuleHost,
+    pub(crate) limits: &'a RuleLimits,
+}
+
+impl ModuleCheck for EngineCheck<'_> {
+    fn check(&self, wasm: &[u8]) -> Result<(), String> {
+        self.host
+            .load(wasm, self.limits)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn abi_version(&self) -> u32 {
+        rules_abi::ABI_VERSION
+    }
 }
 
 impl RuleRunner for TenantRules<'_> {
@@ -27,5 +52,9 @@ impl RuleRunner for TenantRules<'_> {
                 })
             }
         }
+    }
+
+    fn configuration(&self) -> &BTreeMap<String, String> {
+        self.configuration
     }
 }

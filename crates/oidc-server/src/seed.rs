@@ -3,17 +3,22 @@
 //!
 //! Loading is idempotent: tenants, clients, APIs and rules are replaced; users are created
 //! only if absent (rules may have changed their metadata since); signing keys are generated
-//! once per tenant and algorithm and kept, so tokens stay valid across restarts.
+//! once per tenant and algorithm and kept, so tokens stay valid across restarts. Rules and
+//! their configuration go through the same domain code as the management API, and a rule the
+//! seed no longer declares is deleted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use oidc_core::manage::{self, ManageError};
 use oidc_core::secret::{self, SystemEntropy};
 use oidc_core::{
-    Api, AuthMethod, Client, ClientType, OperatorKey, RefreshPolicy, RuleRecord, Secret,
-    SigningAlg, Store, StoredKey, Tenant, UnixMillis, User, ids,
+    Api, AuthMethod, Client, ClientType, OperatorKey, RefreshPolicy, Secret, SigningAlg, Store,
+    Tenant, UnixMillis, User, ids,
 };
-use rules_host::{ModuleHash, RuleHost, RuleLimits};
+use rules_host::{RuleHost, RuleLimits};
+
+use crate::rule_chain::EngineCheck;
 use serde::Deserialize;
 
 /// Client secrets must carry at least this many characters: they are hashed with SHA-256,
@@ -168,6 +173,18 @@ pub enum SeedError {
     Store(#[from] oidc_core::StoreError),
 }
 
+impl SeedError {
+    fn managing(tenant: &str, error: ManageError) -> SeedError {
+        match error {
+            ManageError::Store(error) => SeedError::Store(error),
+            other => SeedError::Invalid {
+                tenant: tenant.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
 impl Seed {
     pub fn load(path: &Path) -> Result<Seed, SeedError> {
         let text = std::fs::read_to_string(path).map_err(|source| SeedError::Read {
@@ -257,36 +274,41 @@ impl Seed {
                     path.display()
                 ))
             })?;
-            host.load(&wasm, &RuleLimits::default())
-                .map_err(|e| invalid(format!("rule {}: {e}", rule.name)))?;
-            let record = RuleRecord {
+            rules.push(manage::rules::DeclaredRule {
                 name: rule.name.clone(),
                 order: rule.order,
                 enabled: rule.enabled,
-                module_hash: ModuleHash::of(&wasm).to_hex(),
-            };
-            rules.push((record, wasm));
+                module: wasm,
+            });
+        }
+        let managing = |e| SeedError::managing(&seed.id, e);
+        let limits = RuleLimits::default();
+        let check = EngineCheck {
+            host,
+            limits: &limits,
+        };
+        // Every module is checked before the tenant record is written.
+        for rule in &rules {
+            use oidc_core::manage::rules::ModuleCheck;
+            check
+                .check(&rule.module)
+                .map_err(|e| invalid(format!("rule {}: {e}", rule.name)))?;
         }
         store.put_tenant(&Tenant {
             id: seed.id.clone(),
             issuer: seed.issuer.clone(),
             hosts: seed.hosts.clone(),
             signing_alg: seed.signing_alg,
-            rules_configuration: seed.rules_configuration.clone(),
         })?;
-        if !store
-            .keys(&seed.id)?
-            .iter()
-            .any(|key| key.alg == seed.signing_alg)
-        {
-            let kid = secret::new_id("key", &mut SystemEntropy);
-            let key = oidc_core::keys::generate(seed.signing_alg, kid, now)
-                .map_err(|e| invalid(e.to_string()))?;
-            store.put_key(
-                &seed.id,
-                &StoredKey::wrap(&key, &seed.id, operator, &mut SystemEntropy),
-            )?;
-        }
+        manage::tenants::ensure_signing_key(
+            store,
+            operator,
+            &seed.id,
+            seed.signing_alg,
+            now,
+            &mut SystemEntropy,
+        )
+        .map_err(managing)?;
         for client in &seed.clients {
             store.put_client(&seed.id, &client_record(client).map_err(invalid)?)?;
         }
@@ -307,9 +329,10 @@ impl Seed {
                 store.put_user(&seed.id, &user_record(user, now).map_err(invalid)?)?;
             }
         }
-        for (record, wasm) in rules {
-            store.put_rule(&seed.id, &record, &wasm)?;
-        }
+        manage::rules::replace_all(store, &check, &seed.id, &rules, now, &mut SystemEntropy)
+            .map_err(managing)?;
+        manage::rules::replace_config(store, &seed.id, &seed.rules_configuration)
+            .map_err(managing)?;
         Ok(())
     }
 }

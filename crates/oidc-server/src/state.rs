@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use oidc_core::vault::{self, DeploymentError};
 use oidc_core::{
-    LoginThrottle, OperatorKey, RefreshKeys, Store, SystemEntropy, Tenant, TenantKeys,
+    LoginThrottle, OperatorKey, RefreshKeys, RuleSet, Store, SystemEntropy, Tenant, TenantKeys,
     ThrottleSettings,
 };
 use rules_host::{ChainRule, RuleHost, RuleLimits};
@@ -71,6 +71,8 @@ pub(crate) struct TenantRuntime {
     pub(crate) tenant: Tenant,
     pub(crate) keys: TenantKeys,
     pub(crate) paths: Paths,
+    /// The rule set the chain was built from (its configuration goes into every call).
+    pub(crate) rules: RuleSet,
     /// `Err` names a rule that could not be loaded: then every issuance fails closed.
     pub(crate) chain: Result<Vec<ChainRule>, String>,
 }
@@ -327,15 +329,16 @@ fn load(
         .collect::<Result<Vec<_>, _>>()?;
     let keys =
         TenantKeys::new(&materials, tenant.signing_alg).map_err(|e| failed(e.to_string()))?;
+    let rules = store.rule_set(&tenant.id)?;
     let mut chain = Vec::new();
     let mut broken = None;
-    for rule in store.rules(&tenant.id)? {
+    for rule in &rules.rules {
         let module = store
             .module(&tenant.id, &rule.module_hash)?
             .unwrap_or_default();
         match host.load(&module, limits) {
             Ok(module) => chain.push(ChainRule {
-                name: rule.name,
+                name: rule.name.clone(),
                 order: rule.order,
                 enabled: rule.enabled,
                 module,
@@ -350,6 +353,7 @@ fn load(
         paths: Paths::for_issuer(&tenant.issuer),
         keys,
         chain: broken.map_or(Ok(chain), Err),
+        rules,
         tenant,
     })
 }

@@ -20,13 +20,14 @@
 
 mod issuance;
 mod keys;
+mod migrate;
 mod records;
 
 use std::path::Path;
 
 use oidc_core::refresh::RefreshFamily;
-use oidc_core::store::checked_id;
-use oidc_core::{Api, Change, Client, RuleRecord, Store, StoreError, StoredKey, Tenant, User};
+use oidc_core::store::{checked_id, checked_rule_set};
+use oidc_core::{Api, Change, Client, RuleSet, Store, StoreError, StoredKey, Tenant, User};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
@@ -36,7 +37,9 @@ use records::{decode, encode};
 /// The on-disk layout version. Bumped whenever a record or key changes.
 /// 2: refresh tokens name their family (no token index), keys and the deployment secret are
 /// wrapped under the operator key, modules are per tenant, userinfo claims per client.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: a tenant's rules and their configuration are one record (`rule_sets`), rules have ids;
+/// a version 2 store is migrated when it opens.
+pub const SCHEMA_VERSION: u32 = 3;
 
 const META_SCHEMA: &[u8] = b"schema_version";
 
@@ -52,7 +55,8 @@ pub struct SledStore {
     apis: sled::Tree,
     users: sled::Tree,
     logins: sled::Tree,
-    rules: sled::Tree,
+    /// One record per tenant: its rules and their configuration.
+    rule_sets: sled::Tree,
     modules: sled::Tree,
     /// Families, their per-user index and `/userinfo` claims: what an issuance writes.
     issuance: sled::Tree,
@@ -71,6 +75,8 @@ pub enum OpenError {
          be upgraded: start on a new directory and log users in again"
     )]
     Schema { found: u32 },
+    #[error("cannot migrate the store from schema version 2: {0}")]
+    Migration(StoreError),
 }
 
 pub(crate) fn failed(context: &'static str) -> impl Fn(sled::Error) -> StoreError {
@@ -115,7 +121,11 @@ impl SledStore {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .unwrap_or(0);
-                if found != SCHEMA_VERSION {
+                if found == 2 {
+                    migrate::from_v2(&db).map_err(OpenError::Migration)?;
+                    meta.insert(META_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                } else if found != SCHEMA_VERSION {
                     return Err(OpenError::Schema { found });
                 }
             }
@@ -128,7 +138,7 @@ impl SledStore {
             apis: db.open_tree("apis")?,
             users: db.open_tree("users")?,
             logins: db.open_tree("logins")?,
-            rules: db.open_tree("rules")?,
+            rule_sets: db.open_tree("rule_sets")?,
             modules: db.open_tree("modules")?,
             issuance: db.open_tree("issuance")?,
             meta,
@@ -277,6 +287,9 @@ impl Store for SledStore {
         self.tenants
             .remove(id.as_bytes())
             .map_err(failed("tenants"))?;
+        self.rule_sets
+            .remove(id.as_bytes())
+            .map_err(failed("rule sets"))?;
         for entry in self.hosts.iter() {
             let (host, owner) = entry.map_err(failed("hosts"))?;
             if owner == id.as_bytes() {
@@ -290,7 +303,6 @@ impl Store for SledStore {
             &self.apis,
             &self.users,
             &self.logins,
-            &self.rules,
             &self.modules,
             &self.issuance,
         ] {
@@ -381,21 +393,41 @@ impl Store for SledStore {
             .map_err(tx_failed("put user"))
     }
 
-    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
-        Self::scan(&self.rules, "rules", tenant)
+    fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
+        Ok(Self::get(&self.rule_sets, "rule sets", tenant.as_bytes())?.unwrap_or_default())
     }
 
-    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError> {
-        let module_key = key(checked_id(tenant)?, &[checked_id(&rule.module_hash)?]);
-        let rule_key = key(tenant, &[checked_id(&rule.name)?]);
-        let record = encode(rule)?;
-        (&self.modules, &self.rules)
-            .transaction(|(modules, rules)| {
-                modules.insert(module_key.as_slice(), module)?;
-                rules.insert(rule_key.as_slice(), record.as_slice())?;
-                Ok(())
+    fn put_rule_set(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        set: &RuleSet,
+        modules: &[(&str, &[u8])],
+    ) -> Result<bool, StoreError> {
+        checked_rule_set(tenant, set, modules)?;
+        let record = encode(set)?;
+        let named: Vec<&str> = set.module_hashes().collect();
+        (&self.rule_sets, &self.modules)
+            .transaction(|(rule_sets, stored_modules)| {
+                let current: RuleSet = match rule_sets.get(tenant.as_bytes())? {
+                    Some(bytes) => decode("rule sets", &bytes).map_err(abort)?,
+                    None => RuleSet::default(),
+                };
+                if current.version != expected_version {
+                    return Ok(false);
+                }
+                for hash in current.module_hashes() {
+                    if !named.contains(&hash) {
+                        stored_modules.remove(key(tenant, &[hash]))?;
+                    }
+                }
+                for (hash, module) in modules.iter().filter(|(h, _)| named.contains(h)) {
+                    stored_modules.insert(key(tenant, &[hash]), *module)?;
+                }
+                rule_sets.insert(tenant.as_bytes(), record.as_slice())?;
+                Ok(true)
             })
-            .map_err(tx_failed("put rule"))
+            .map_err(tx_failed("put rule set"))
     }
 
     fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -53,3 +53,72 @@ fn an_old_schema_is_refused_with_a_reason() {
     assert!(error.contains("schema version 1"), "{error}");
     assert!(error.contains("start on a new directory"), "{error}");
 }
+
+#[test]
+fn a_version_2_store_is_migrated_with_its_rules_and_configuration() {
+    use oidc_core::Store;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    {
+        // The version 2 layout, as that build wrote it.
+        let db = sled::open(&dir).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema_version", &2u32.to_be_bytes())
+            .unwrap();
+        let tenant = serde_json::json!({
+            "id": "acme", "issuer": "https://acme.test/", "hosts": [], "signing_alg": "ES256",
+            "rules_configuration": {"API_KEY": "s3cret"}
+        });
+        db.open_tree("tenants")
+            .unwrap()
+            .insert("acme", serde_json::to_vec(&tenant).unwrap())
+            .unwrap();
+        let rules = db.open_tree("rules").unwrap();
+        for (name, order, hash) in [("second", 2, "bbb"), ("first", 1, "aaa")] {
+            let record = serde_json::json!({
+                "name": name, "order": order, "enabled": true, "module_hash": hash
+            });
+            rules
+                .insert(
+                    format!("acme\0{name}"),
+                    serde_json::to_vec(&record).unwrap(),
+                )
+                .unwrap();
+        }
+        let modules = db.open_tree("modules").unwrap();
+        modules.insert("acme\0aaa", &b"module a"[..]).unwrap();
+        modules.insert("acme\0bbb", &b"module bb"[..]).unwrap();
+        db.flush().unwrap();
+    }
+    let ids = {
+        let store = crate::SledStore::open(&dir).unwrap();
+        let set = store.rule_set("acme").unwrap();
+        assert_eq!(set.version, 1);
+        let names: Vec<_> = set
+            .rules
+            .iter()
+            .map(|r| (r.name.as_str(), r.order))
+            .collect();
+        assert_eq!(names, [("first", 1), ("second", 2)]);
+        assert_eq!(set.rules[1].module_size, 9);
+        assert!(set.rules.iter().all(|r| r.id.starts_with("rul_")));
+        assert_eq!(set.configuration["API_KEY"], "s3cret");
+        assert_eq!(store.module("acme", "bbb").unwrap().unwrap(), b"module bb");
+        let tenant = store.tenant("acme").unwrap().unwrap();
+        assert_eq!(tenant.issuer, "https://acme.test/");
+        let raw = store.tenants.get("acme").unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("s3cret"));
+        set.rules.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    };
+    // Opening again changes nothing: the store is at the current version.
+    let store = crate::SledStore::open(&dir).unwrap();
+    let again: Vec<_> = store
+        .rule_set("acme")
+        .unwrap()
+        .rules
+        .iter()
+        .map(|r| r.id.clone())
+        .collect();
+    assert_eq!(again, ids);
+}

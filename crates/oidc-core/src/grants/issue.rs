@@ -46,6 +46,7 @@ pub(crate) fn run_rules(
     entropy.fill(&mut seed);
     let input = rules::event(EventParts {
         tenant: ctx.tenant,
+        configuration: ctx.rules.configuration(),
         client: grant.client,
         user: grant.user,
         protocol: grant.protocol.clone(),

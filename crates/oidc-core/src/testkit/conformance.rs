@@ -4,7 +4,7 @@
 //! expression that makes a fresh, empty store; each check becomes one test.
 
 use crate::keys::StoredKey;
-use crate::model::{MetadataUpdate, RuleRecord, SigningAlg};
+use crate::model::{MetadataUpdate, SigningAlg};
 use crate::refresh::RefreshFamily;
 use crate::store::{Change, FamilyWrite, Store, StoreError, UserinfoWrite};
 use crate::testkit::fixtures::{self, T0};
@@ -21,6 +21,7 @@ macro_rules! store_conformance {
             families_are_listed_by_user_and_client_and_paged_by_id,
             deleting_a_family_is_a_compare_and_swap,
             records_of_one_tenant_are_invisible_to_another,
+            a_rule_set_is_swapped_whole_and_keeps_only_the_modules_it_names,
             hosts_are_claimed_once_and_released_when_dropped,
             logins_are_unique_per_tenant_and_follow_the_user,
             deleting_a_tenant_deletes_all_of_it_and_nothing_else,
@@ -254,13 +255,12 @@ pub fn records_of_one_tenant_are_invisible_to_another(store: &dyn Store) {
         .unwrap();
     store.put_api("acme", &fixtures::api()).unwrap();
     create(store, "acme", &fixtures::family("rtf_i", "u", "app", T0));
-    let rule = RuleRecord {
-        name: "r".into(),
-        order: 1,
-        enabled: true,
-        module_hash: "abc".into(),
-    };
-    store.put_rule("acme", &rule, b"\0asm").unwrap();
+    let rules = fixtures::rule_set(1, &["abc"]);
+    assert!(
+        store
+            .put_rule_set("acme", 0, &rules, &[("abc", b"\0asm")])
+            .unwrap()
+    );
     // A tenant whose id extends the other's must not see its records through a prefix.
     for other in ["globex", "acm", "acme2", "acme\u{1}"] {
         assert_eq!(store.user(other, "u").unwrap(), None);
@@ -268,12 +268,49 @@ pub fn records_of_one_tenant_are_invisible_to_another(store: &dyn Store) {
         assert_eq!(store.client(other, "app").unwrap(), None);
         assert_eq!(store.api(other, fixtures::API).unwrap(), None);
         assert_eq!(store.refresh_family(other, "rtf_i").unwrap(), None);
-        assert!(store.rules(other).unwrap().is_empty());
+        assert_eq!(store.rule_set(other).unwrap(), Default::default());
         assert_eq!(store.module(other, "abc").unwrap(), None);
         assert!(store.refresh_page(other, None, 10).unwrap().is_empty());
     }
     assert_eq!(store.module("acme", "abc").unwrap().unwrap(), b"\0asm");
-    assert_eq!(store.rules("acme").unwrap(), [rule]);
+    assert_eq!(store.rule_set("acme").unwrap(), rules);
+}
+
+pub fn a_rule_set_is_swapped_whole_and_keeps_only_the_modules_it_names(store: &dyn Store) {
+    assert_eq!(store.rule_set("acme").unwrap(), Default::default());
+    let first = fixtures::rule_set(1, &["aaa", "bbb"]);
+    let modules: [(&str, &[u8]); 2] = [("aaa", b"module a"), ("bbb", b"module b")];
+    assert!(store.put_rule_set("acme", 0, &first, &modules).unwrap());
+    assert_eq!(store.rule_set("acme").unwrap(), first);
+    // A writer that read version 0 lost the race: nothing of its write lands.
+    let stale = fixtures::rule_set(1, &["ccc"]);
+    assert!(
+        !store
+            .put_rule_set("acme", 0, &stale, &[("ccc", b"module c")])
+            .unwrap()
+    );
+    assert_eq!(store.rule_set("acme").unwrap(), first);
+    assert_eq!(store.module("acme", "ccc").unwrap(), None);
+    // Replacing `aaa` by `ccc` drops module `aaa` and keeps `bbb`, which the set still names.
+    let second = fixtures::rule_set(2, &["ccc", "bbb"]);
+    assert!(
+        store
+            .put_rule_set("acme", 1, &second, &[("ccc", b"module c")])
+            .unwrap()
+    );
+    assert_eq!(store.rule_set("acme").unwrap(), second);
+    assert_eq!(store.module("acme", "aaa").unwrap(), None);
+    assert_eq!(store.module("acme", "bbb").unwrap().unwrap(), b"module b");
+    assert_eq!(store.module("acme", "ccc").unwrap().unwrap(), b"module c");
+    // An empty set keeps no module.
+    let empty = crate::model::RuleSet {
+        version: 3,
+        ..Default::default()
+    };
+    assert!(store.put_rule_set("acme", 2, &empty, &[]).unwrap());
+    assert_eq!(store.module("acme", "bbb").unwrap(), None);
+    assert_eq!(store.module("acme", "ccc").unwrap(), None);
+    assert_eq!(store.rule_set("acme").unwrap().version, 3);
 }
 
 pub fn hosts_are_claimed_once_and_released_when_dropped(store: &dyn Store) {
@@ -375,13 +412,12 @@ pub fn deleting_a_tenant_deletes_all_of_it_and_nothing_else(store: &dyn Store) {
                 },
             )
             .unwrap();
-        let rule = RuleRecord {
-            name: "r".into(),
-            order: 1,
-            enabled: true,
-            module_hash: "abc".into(),
-        };
-        store.put_rule(id, &rule, b"module").unwrap();
+        let rules = fixtures::rule_set(1, &["abc"]);
+        assert!(
+            store
+                .put_rule_set(id, 0, &rules, &[("abc", b"module")])
+                .unwrap()
+        );
         let family = fixtures::family("rtf_t", "u", "app", T0);
         let claims: rules_abi::Claims = [("c".to_owned(), 1.into())].into_iter().collect();
         store
@@ -408,7 +444,7 @@ pub fn deleting_a_tenant_deletes_all_of_it_and_nothing_else(store: &dyn Store) {
     assert_eq!(store.client("acme", "app").unwrap(), None);
     assert_eq!(store.api("acme", fixtures::API).unwrap(), None);
     assert!(store.keys("acme").unwrap().is_empty());
-    assert!(store.rules("acme").unwrap().is_empty());
+    assert_eq!(store.rule_set("acme").unwrap(), Default::default());
     assert_eq!(store.module("acme", "abc").unwrap(), None);
     assert_eq!(store.refresh_family("acme", "rtf_t").unwrap(), None);
     assert!(
@@ -503,6 +539,13 @@ pub fn identifiers_that_could_split_a_key_are_refused(store: &dyn Store) {
         &fixtures::client("c\0", crate::ClientType::Public, 0),
     ));
     invalid(store.put_tenant(&fixtures::tenant("")));
+    for (set, modules) in [
+        (fixtures::rule_set(1, &["a\0b"]), vec![]),
+        (fixtures::rule_set(1, &["ab"]), vec![("a\0b", &b"m"[..])]),
+    ] {
+        invalid(store.put_rule_set("acme", 0, &set, &modules).map(drop));
+    }
+    assert_eq!(store.rule_set("acme").unwrap().version, 0);
     let family = fixtures::family("rtf_x", "u\0v", "app", T0);
     for bad in [
         family.clone(),

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::keys::StoredKey;
-use crate::model::{Api, Client, RuleRecord, Tenant, User};
+use crate::model::{Api, Client, RuleSet, Tenant, User};
 use crate::refresh::RefreshFamily;
 use crate::store::{Change, Store, StoreError};
 
@@ -146,11 +146,20 @@ impl<S: Store> Store for FailingStore<S> {
     fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError> {
         self.write(|| self.inner.put_user(tenant, user))
     }
-    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
-        self.inner.rules(tenant)
+    fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
+        self.inner.rule_set(tenant)
     }
-    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError> {
-        self.write(|| self.inner.put_rule(tenant, rule, module))
+    fn put_rule_set(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        set: &RuleSet,
+        modules: &[(&str, &[u8])],
+    ) -> Result<bool, StoreError> {
+        self.write(|| {
+            self.inner
+                .put_rule_set(tenant, expected_version, set, modules)
+        })
     }
     fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.module(tenant, hash)

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    Api, AuthMethod, Client, ClientType, RefreshPolicy, SigningAlg, Tenant, UnixMillis, User,
+    Api, AuthMethod, Client, ClientType, RefreshPolicy, RuleRecord, RuleSet, SigningAlg, Tenant,
+    UnixMillis, User,
 };
 use crate::refresh::RefreshFamily;
 use crate::secret::Secret;
@@ -25,7 +26,6 @@ pub fn tenant(id: &str) -> Tenant {
         issuer: format!("https://{id}.fixture.test/"),
         hosts: Vec::new(),
         signing_alg: SigningAlg::ES256,
-        rules_configuration: BTreeMap::new(),
     }
 }
 
@@ -101,4 +101,32 @@ pub fn family(id: &str, user_id: &str, client_id: &str, created_at: UnixMillis) 
         &RefreshPolicy::default(),
         created_at,
     )
+}
+
+/// A rule record naming a module by `hash`.
+pub fn rule(id: &str, order: i64, hash: &str) -> RuleRecord {
+    RuleRecord {
+        id: id.to_owned(),
+        name: format!("rule {id}"),
+        order,
+        enabled: true,
+        module_hash: hash.to_owned(),
+        module_size: 4,
+        abi_version: rules_abi::ABI_VERSION,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// A rule set at `version` with one rule per hash, in order.
+pub fn rule_set(version: u64, hashes: &[&str]) -> RuleSet {
+    RuleSet {
+        version,
+        rules: hashes
+            .iter()
+            .zip(1..)
+            .map(|(hash, order)| rule(&format!("rul_{order}"), order, hash))
+            .collect(),
+        configuration: BTreeMap::from([("KEY".to_owned(), "secret value".to_owned())]),
+    }
 }

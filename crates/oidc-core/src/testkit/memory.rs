@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::keys::StoredKey;
-use crate::model::{Api, Client, RuleRecord, Tenant, User};
+use crate::model::{Api, Client, RuleSet, Tenant, User};
 use crate::refresh::RefreshFamily;
-use crate::store::{Change, Store, StoreError, checked_id};
+use crate::store::{Change, Store, StoreError, checked_id, checked_rule_set};
 
 type Keyed<T> = BTreeMap<(String, String), T>;
 
@@ -20,7 +20,7 @@ struct Inner {
     apis: Keyed<Api>,
     users: Keyed<User>,
     logins: Keyed<String>,
-    rules: Keyed<RuleRecord>,
+    rule_sets: BTreeMap<String, RuleSet>,
     modules: Keyed<Vec<u8>>,
     families: Keyed<RefreshFamily>,
     userinfo: BTreeMap<(String, String, String), rules_abi::Claims>,
@@ -106,7 +106,7 @@ impl Store for MemoryStore {
         inner.apis.retain(|k, _| mine(k));
         inner.users.retain(|k, _| mine(k));
         inner.logins.retain(|k, _| mine(k));
-        inner.rules.retain(|k, _| mine(k));
+        inner.rule_sets.remove(id);
         inner.modules.retain(|k, _| mine(k));
         inner.families.retain(|k, _| mine(k));
         inner.userinfo.retain(|(tenant, _, _), _| tenant != id);
@@ -198,21 +198,37 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn rules(&self, tenant: &str) -> Result<Vec<RuleRecord>, StoreError> {
-        Ok(of_tenant(&self.lock().rules, tenant)
-            .map(|(_, r)| r.clone())
-            .collect())
+    fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
+        Ok(self
+            .lock()
+            .rule_sets
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
     }
 
-    fn put_rule(&self, tenant: &str, rule: &RuleRecord, module: &[u8]) -> Result<(), StoreError> {
-        checked_id(tenant)?;
-        checked_id(&rule.name)?;
+    fn put_rule_set(
+        &self,
+        tenant: &str,
+        expected_version: u64,
+        set: &RuleSet,
+        modules: &[(&str, &[u8])],
+    ) -> Result<bool, StoreError> {
+        checked_rule_set(tenant, set, modules)?;
         let mut inner = self.lock();
+        let stored = inner.rule_sets.get(tenant).map_or(0, |set| set.version);
+        if stored != expected_version {
+            return Ok(false);
+        }
+        for (hash, module) in modules {
+            inner.modules.insert(key(tenant, hash), module.to_vec());
+        }
+        let named: Vec<&str> = set.module_hashes().collect();
         inner
             .modules
-            .insert(key(tenant, &rule.module_hash), module.to_vec());
-        inner.rules.insert(key(tenant, &rule.name), rule.clone());
-        Ok(())
+            .retain(|(t, hash), _| t != tenant || named.contains(&hash.as_str()));
+        inner.rule_sets.insert(tenant.to_owned(), set.clone());
+        Ok(true)
     }
 
     fn module(&self, tenant: &str, hash: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -35,6 +35,8 @@ use crate::rules::{RuleRunError, RuleRunner};
 pub struct StubRules {
     answer: Mutex<Result<RuleOutcome, String>>,
     pub seen: Mutex<Vec<RuleInput>>,
+    /// What the rules see as `configuration`.
+    pub configuration: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for StubRules {
@@ -49,6 +51,7 @@ impl StubRules {
         StubRules {
             answer: Mutex::new(Ok(outcome)),
             seen: Mutex::default(),
+            configuration: std::collections::BTreeMap::new(),
         }
     }
 
@@ -74,5 +77,9 @@ impl RuleRunner for StubRules {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .map_err(|description| RuleRunError { description })
+    }
+
+    fn configuration(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.configuration
     }
 }

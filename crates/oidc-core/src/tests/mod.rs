@@ -3,6 +3,7 @@
 
 mod conformance;
 mod grants;
+mod manage;
 mod properties;
 mod refresh;
 mod storage;

@@ -60,6 +60,7 @@ async fn with_token_context<T: Send + 'static>(
             let rules = TenantRules {
                 host: state.host(),
                 chain: &tenant.chain,
+                configuration: &tenant.rules.configuration,
                 limits: state.limits(),
             };
             let ctx = TokenContext {
