@@ -3,4 +3,5 @@
 
 mod chains;
 mod example_rules;
+mod manage;
 mod token;

@@ -6,4 +6,4 @@ pub mod process;
 mod rules_kit;
 pub mod server;
 
-pub use rules_kit::{event, example_rules, host, rule, wat_rule, wat_rule_if};
+pub use rules_kit::{event, example_rules, host, hostile_uploads, rule, wat_rule, wat_rule_if};

@@ -144,3 +144,66 @@ pub fn wat_rule_if(needle: &str, then: &str, otherwise: &str) -> Vec<u8> {
     );
     wat::parse_str(text).expect("test WAT is valid")
 }
+
+/// Modules the engine must refuse at upload, each with a phrase of the reason it gives: the
+/// hostile modules a tenant could try to store.
+pub fn hostile_uploads() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let module = |extra: &str| -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module {PREAMBLE}
+              (func $on (export "on_token") (param i32 i32) (result i64) (i64.const 0))
+              {extra})"#
+        ))
+        .expect("test WAT is valid")
+    };
+    let many_functions: String = (0..20_000).map(|_| "(func)").collect();
+    vec![
+        ("text", b"(module)".to_vec(), "not a WebAssembly binary"),
+        ("empty", Vec::new(), "not a WebAssembly binary"),
+        (
+            "component",
+            wat::parse_str("(component)").expect("valid"),
+            "is a component",
+        ),
+        (
+            "precompiled",
+            b"\x7fELF\x02\x01\x01\0".to_vec(),
+            "precompiled artifact",
+        ),
+        (
+            "wasi import",
+            wat::parse_str(format!(
+                r#"(module
+                  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                  {PREAMBLE}
+                  (func (export "on_token") (param i32 i32) (result i64) (i64.const 0)))"#
+            ))
+            .expect("valid"),
+            "wasi_snapshot_preview1::fd_write is not allowed",
+        ),
+        ("start function", module("(start $on_start) (func $on_start)"), "start function"),
+        (
+            "no entry point",
+            wat::parse_str(format!("(module {PREAMBLE})")).expect("valid"),
+            "does not export on_token",
+        ),
+        (
+            "huge memory",
+            wat::parse_str(
+                format!("(module {PREAMBLE} (func (export \"on_token\") (param i32 i32) (result i64) (i64.const 0)))")
+                    .replace("(memory (export \"memory\") 4)", "(memory (export \"memory\") 60000)"),
+            )
+            .expect("valid"),
+            "memory declares a minimum",
+        ),
+        ("compile bomb", module(&many_functions), "functions, more than"),
+        (
+            "too large",
+            module(&format!(
+                "(data (i32.const 70000) \"{}\")",
+                "\\00".repeat(1_100_000)
+            )),
+            "more than the 1048576 allowed",
+        ),
+    ]
+}

@@ -19,6 +19,13 @@ use crate::{AppState, Clock, Settings, SystemClock};
 /// The environment variable that may hold the operator key itself.
 pub const KEY_ENV: &str = "CLAIMSMITH_OPERATOR_KEY";
 
+/// The environment variable that may hold the operator API's credential itself.
+pub const OPERATOR_TOKEN_ENV: &str = "CLAIMSMITH_OPERATOR_TOKEN";
+
+/// The operator credential must be at least this long: it is compared by SHA-256, which is
+/// safe only for a high-entropy secret.
+pub const MIN_OPERATOR_TOKEN_LEN: usize = 32;
+
 /// Claimsmith: an OAuth 2.0 / OpenID Connect token service with WebAssembly rules.
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +80,32 @@ struct Serve {
     /// Seconds between sweeps of dead refresh-token families.
     #[arg(long, default_value_t = 60)]
     sweep_every_secs: u64,
+    /// A file holding the operator API's credential (at least 32 characters, e.g. from
+    /// `claimsmith keygen`). `CLAIMSMITH_OPERATOR_TOKEN` may hold it instead. Without either,
+    /// the operator API (creating and deleting tenants) is off.
+    #[arg(long)]
+    operator_token_file: Option<PathBuf>,
+}
+
+/// The operator API's credential, from its file or the environment, hashed.
+fn operator_token(file: Option<&Path>) -> anyhow::Result<Option<oidc_core::SecretHash>> {
+    let from_env = std::env::var(OPERATOR_TOKEN_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let token = match (file, from_env) {
+        (Some(_), Some(_)) => {
+            bail!("give one operator token: --operator-token-file or {OPERATOR_TOKEN_ENV}")
+        }
+        (Some(path), None) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the operator token file {}", path.display()))?,
+        (None, Some(token)) => token,
+        (None, None) => return Ok(None),
+    };
+    let token = token.trim();
+    if token.len() < MIN_OPERATOR_TOKEN_LEN {
+        bail!("the operator token must be at least {MIN_OPERATOR_TOKEN_LEN} characters");
+    }
+    Ok(Some(oidc_core::Secret::new(token).hash()))
 }
 
 /// Where the operator key comes from: exactly one of a key file, the environment, or the
@@ -181,6 +214,7 @@ fn rekey(data: &Path, old: &Path, new: &Path) -> anyhow::Result<()> {
 /// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.
 async fn serve(args: Serve) -> anyhow::Result<()> {
     let operator = args.key.resolve()?;
+    let operator_token = operator_token(args.operator_token_file.as_deref())?;
     let store = open(&args.data)?;
     // Check the key against the store before the seed writes anything under it.
     vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy).with_context(|| {
@@ -207,6 +241,7 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
             ..ThrottleSettings::default()
         },
         sweep_every: Duration::from_secs(args.sweep_every_secs.max(1)),
+        operator_token,
         ..Settings::default()
     };
     let state = AppState::new(store as Arc<dyn Store>, host, clock, operator, settings)?;

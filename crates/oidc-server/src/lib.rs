@@ -16,11 +16,14 @@
     )
 )]
 
+mod bearer;
 pub mod cli;
 mod clock;
 mod durability;
 mod error;
 mod fair;
+mod manage;
+mod operator;
 mod paths;
 mod request_id;
 mod routes;

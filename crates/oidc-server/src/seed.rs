@@ -309,6 +309,7 @@ impl Seed {
             &mut SystemEntropy,
         )
         .map_err(managing)?;
+        manage::tenants::ensure_management_api(store, &seed.id, &seed.issuer).map_err(managing)?;
         for client in &seed.clients {
             store.put_client(&seed.id, &client_record(client).map_err(invalid)?)?;
         }

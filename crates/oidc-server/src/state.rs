@@ -44,6 +44,8 @@ pub struct Settings {
     /// How long a request refused by brute-force protection waits before its 429: a guesser
     /// in a loop then costs a sleeping connection, not a core.
     pub tarpit: Duration,
+    /// The operator API's credential, hashed; `None` turns the operator API off.
+    pub operator_token: Option<oidc_core::SecretHash>,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             throttle: ThrottleSettings::default(),
             sweep_every: Duration::from_secs(60),
             tarpit: Duration::from_millis(500),
+            operator_token: None,
         }
     }
 }
@@ -100,6 +103,7 @@ pub(crate) struct Inner {
     slow_lane: SlowLane,
     tarpit: Duration,
     limits: RuleLimits,
+    operator_token: Option<oidc_core::SecretHash>,
     tenants: RwLock<Tenants>,
 }
 
@@ -138,6 +142,7 @@ impl AppState {
             // thread relies on, and a low priority does not protect a cache.
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
             tarpit: settings.tarpit,
+            operator_token: settings.operator_token,
             limits,
             tenants: RwLock::new(tenants),
             store,
@@ -255,6 +260,68 @@ impl AppState {
             .tenants
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn operator_key(&self) -> &OperatorKey {
+        &self.0.operator
+    }
+
+    /// Whether `token` is the operator API's credential (compared in constant time); always
+    /// false when the operator API is off.
+    pub(crate) fn is_operator(&self, token: &oidc_core::Secret) -> bool {
+        self.0
+            .operator_token
+            .as_ref()
+            .is_some_and(|hash| hash.matches(token))
+    }
+
+    pub(crate) fn operator_api_enabled(&self) -> bool {
+        self.0.operator_token.is_some()
+    }
+
+    /// Reloads one tenant after a change: its record, keys and rule chain (compiled modules
+    /// come from the host's cache when unchanged). A tenant gone from the store is dropped.
+    /// Blocking.
+    ///
+    /// Two changes racing each reload; the one that read the newer rule set wins, so an
+    /// older reload never replaces a newer chain.
+    pub(crate) fn reload_tenant(&self, id: &str) -> Result<(), StateError> {
+        let inner = &self.0;
+        let loaded = match inner.store.tenant(id)? {
+            Some(tenant) => Some(load(
+                inner.store.as_ref(),
+                &inner.host,
+                &inner.operator,
+                &inner.limits,
+                tenant,
+            )?),
+            None => None,
+        };
+        let mut tenants = inner
+            .tenants
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = tenants.by_id.get(id).cloned();
+        if let (Some(current), Some(loaded)) = (&current, &loaded)
+            && current.rules.version > loaded.rules.version
+        {
+            return Ok(());
+        }
+        tenants.by_host.retain(|_, owner| owner != id);
+        match loaded {
+            Some(runtime) => {
+                for name in &runtime.tenant.hosts {
+                    tenants
+                        .by_host
+                        .insert(name.to_ascii_lowercase(), id.to_owned());
+                }
+                tenants.by_id.insert(id.to_owned(), Arc::new(runtime));
+            }
+            None => {
+                tenants.by_id.remove(id);
+            }
+        }
+        Ok(())
     }
 
     /// Loads every tenant from the store, replacing what was loaded. Blocking.

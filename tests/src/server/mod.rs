@@ -170,7 +170,14 @@ impl TestServer {
     }
 
     /// Stops the server, closes the store, and starts again on the same directory.
-    pub async fn restart(mut self) -> TestServer {
+    pub async fn restart(self) -> TestServer {
+        let seed = self.seed.clone();
+        self.restart_with_seed(&seed).await
+    }
+
+    /// As `restart`, applying `seed` (`""`: none) instead of the first one.
+    pub async fn restart_with_seed(mut self, seed: &str) -> TestServer {
+        self.seed = seed.to_owned();
         self.stop().await;
         let (dir, seed, issuer_base, clock, settings) = (
             Arc::clone(&self.dir),

@@ -76,6 +76,24 @@ secret = "m2m-secret-0123456789-0123456789-abcdefg"
 grant_types = ["client_credentials"]
 api_grants = { "https://api.acme.test/" = ["read:reports"] }
 
+[[tenant.client]]
+client_id = "manager"
+name = "Acme Management"
+type = "confidential"
+auth_method = "client_secret_post"
+secret = "manager-secret-0123456789-0123456789-ab"
+grant_types = ["client_credentials"]
+api_grants = { "{base}/t/acme/api/v2/" = ["read:rules", "create:rules", "update:rules", "delete:rules", "read:rules_configs", "update:rules_configs", "delete:rules_configs"] }
+
+[[tenant.client]]
+client_id = "rule-reader"
+name = "Acme Rule Reader"
+type = "confidential"
+auth_method = "client_secret_post"
+secret = "reader-secret-0123456789-0123456789-abc"
+grant_types = ["client_credentials"]
+api_grants = { "{base}/t/acme/api/v2/" = ["read:rules"] }
+
 [[tenant.user]]
 user_id = "auth0|alice"
 email = "alice@acme.test"

@@ -44,6 +44,14 @@ pub fn verify(ctx: &TokenContext<'_>, request: &TokenRequest) -> Result<Verified
     crate::ids::username(username)?;
     let password = Secret::new(request.required("password")?);
     let api = super::client_credentials::requested_api(ctx, request)?;
+    if api.as_ref().is_some_and(|api| {
+        api.identifier == crate::manage::tenants::management_audience(&ctx.tenant.issuer)
+    }) {
+        // Its scopes would otherwise be granted to any user by implied trust.
+        return Err(OAuthError::access_denied(
+            "The management API is for client credentials only.",
+        ));
+    }
     let requested = requested_scope(request, api.as_ref())?;
 
     let tenant = &ctx.tenant.id;

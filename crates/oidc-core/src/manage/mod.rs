@@ -2,6 +2,7 @@
 //! management APIs, the seed file; the CLI goes through the API). Each operation validates
 //! its input, says exactly what is wrong, and writes nothing when it refuses.
 
+pub mod access;
 pub mod rules;
 pub mod tenants;
 

@@ -115,7 +115,7 @@ pub fn create(
     store.delete_tenant(&new.id)?;
     ensure_signing_key(store, operator, &new.id, new.signing_alg, now, entropy)?;
     let audience = management_audience(&new.issuer);
-    store.put_api(&new.id, &management_api(&audience))?;
+    ensure_management_api(store, &new.id, &new.issuer)?;
     let secret = secret::new_token(entropy);
     let client = management_client(secret::new_id("cli", entropy), &secret, &audience);
     store.put_client(&new.id, &client)?;
@@ -160,6 +160,21 @@ pub fn ensure_signing_key(
         tenant,
         &StoredKey::wrap(&material, tenant, operator, entropy),
     )?;
+    Ok(())
+}
+
+/// Writes the tenant's management API (the audience of management tokens, with every
+/// management scope): at creation, and for seeded tenants, whose clients may then be granted
+/// management scopes in the seed.
+pub fn ensure_management_api(
+    store: &dyn Store,
+    tenant: &str,
+    issuer: &str,
+) -> Result<(), ManageError> {
+    let api = management_api(&management_audience(issuer));
+    if store.api(tenant, &api.identifier)?.as_ref() != Some(&api) {
+        store.put_api(tenant, &api)?;
+    }
     Ok(())
 }
 

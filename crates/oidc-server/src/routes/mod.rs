@@ -34,8 +34,14 @@ pub fn app(state: AppState) -> Router {
             &format!("/{DISCOVERY}"),
             get(discovery::openid_configuration),
         )
-        .route(&format!("/{JWKS}"), get(discovery::jwks));
+        .route(&format!("/{JWKS}"), get(discovery::jwks))
+        .merge(
+            crate::manage::routes().layer(axum::extract::DefaultBodyLimit::max(
+                crate::manage::body_limit(&state),
+            )),
+        );
     Router::new()
+        .merge(crate::operator::routes())
         .nest(TENANT_PREFIX, tenant_routes.clone())
         .merge(tenant_routes)
         .layer(axum::middleware::from_fn(crate::request_id::request_id))

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use oidc_core::OAuthError;
 use serde_json::{Map, Value};
 
@@ -15,17 +15,8 @@ pub(crate) async fn userinfo(
     TenantCtx(tenant): TenantCtx,
     headers: HeaderMap,
 ) -> Result<Json<Map<String, Value>>, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| {
-            value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| OAuthError::invalid_token("A bearer access token is required."))?
-        .trim()
-        .to_owned();
+    let bearer = crate::bearer::token(&headers)
+        .ok_or_else(|| OAuthError::invalid_token("A bearer access token is required."))?;
     let now = state.now();
     let worker = state.clone();
     let id = tenant.tenant.id.clone();

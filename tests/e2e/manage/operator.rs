@@ -1,0 +1,211 @@
+//! The operator API: tenants created, listed and deleted with the operator credential; a new
+//! tenant manages itself with the client it was given.
+
+use claimsmith_tests::server::{SEED, TestServer};
+use oidc_server::Settings;
+use reqwest::Method;
+use serde_json::json;
+
+use super::{Api, problem};
+
+const OPERATOR_TOKEN: &str = "operator-token-0123456789-0123456789-abcdef";
+
+async fn server() -> TestServer {
+    let settings = Settings {
+        operator_token: Some(oidc_core::Secret::new(OPERATOR_TOKEN).hash()),
+        ..Settings::default()
+    };
+    TestServer::with_settings(SEED, &[], settings).await
+}
+
+async fn operator(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> claimsmith_tests::server::Reply {
+    let mut request = server
+        .http
+        .request(method, format!("{}/operator/v1/{path}", server.addr))
+        .bearer_auth(OPERATOR_TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    server.send(request).await
+}
+
+async fn jwks(server: &TestServer) -> claimsmith_tests::server::Reply {
+    let url = server.url("initech", ".well-known/jwks.json");
+    server.send(server.http.get(url)).await
+}
+
+#[tokio::test]
+async fn the_operator_api_is_off_without_a_configured_credential() {
+    let server = TestServer::start().await;
+    let reply = server
+        .send(
+            server
+                .http
+                .get(format!("{}/operator/v1/tenants", server.addr))
+                .bearer_auth(OPERATOR_TOKEN),
+        )
+        .await;
+    assert_eq!(problem(&reply).1, "operator_api_disabled");
+}
+
+#[tokio::test]
+async fn only_the_operator_credential_opens_the_operator_api() {
+    let server = server().await;
+    let url = format!("{}/operator/v1/tenants", server.addr);
+    let none = server.send(server.http.get(&url)).await;
+    assert_eq!(problem(&none).0, 401);
+    let wrong = server
+        .send(
+            server
+                .http
+                .get(&url)
+                .bearer_auth("operator-token-0123456789-0123456789-abcdeX"),
+        )
+        .await;
+    assert_eq!(problem(&wrong).1, "invalid_token");
+    // A tenant's own management token is no operator credential.
+    let tenant_token = super::token_for(&server, "acme", &super::MANAGER).await;
+    let reply = server
+        .send(server.http.get(&url).bearer_auth(tenant_token))
+        .await;
+    assert_eq!(problem(&reply).1, "invalid_token");
+    let reply = operator(&server, Method::GET, "tenants", None).await;
+    let ids: Vec<&str> = reply
+        .body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t["id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["acme", "globex"]);
+}
+
+#[tokio::test]
+async fn a_created_tenant_manages_itself_and_a_deleted_one_is_gone_with_its_data() {
+    let server = server().await;
+    let issuer = server.issuer("initech");
+    let created = operator(
+        &server,
+        Method::POST,
+        "tenants",
+        Some(json!({"id": "initech", "issuer": issuer, "signing_alg": "ES256"})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["signing_alg"], json!("ES256"));
+    let management = &created.body["management"];
+    assert_eq!(management["audience"], json!(format!("{issuer}api/v2/")));
+    let client_id = management["client_id"]
+        .as_str()
+        .expect("client id")
+        .to_owned();
+    let secret = management["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(secret.len() >= 43);
+
+    // The secret is shown once: nothing else returns it.
+    let listed = operator(&server, Method::GET, "tenants", None).await;
+    assert!(!listed.body.to_string().contains(&secret));
+    let one = operator(&server, Method::GET, "tenants/initech", None).await;
+    assert_eq!(one.body["issuer"], json!(issuer));
+    assert!(!one.body.to_string().contains(&secret));
+
+    // The tenant serves at once: discovery, JWKS, and its management API.
+    let jwks = jwks(&server).await;
+    assert_eq!(jwks.body["keys"].as_array().map(Vec::len), Some(1));
+    let client = [
+        ("client_id", client_id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let api = Api {
+        server: &server,
+        tenant: "initech",
+        token: super::token_for(&server, "initech", &client).await,
+    };
+    assert_eq!(api.get("rules").await.body, json!([]));
+    let uploaded = api
+        .upload(
+            Method::POST,
+            "rules",
+            &[("name", "first")],
+            &claimsmith_tests::wat_rule("", "{}"),
+        )
+        .await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+
+    for (body, status, phrase) in [
+        (
+            json!({"id": "initech", "issuer": issuer}),
+            409,
+            "already exists",
+        ),
+        (
+            json!({"id": "bad/id", "issuer": issuer}),
+            400,
+            "letters, digits",
+        ),
+        (
+            json!({"id": "x", "issuer": "https://x.test"}),
+            400,
+            "ending in '/'",
+        ),
+        (
+            json!({"id": "x", "issuer": "https://x.test/", "hosts": ["acme.test"]}),
+            409,
+            "acme.test",
+        ),
+        (json!({"id": "x"}), 400, "issuer"),
+        (
+            json!({"id": "x", "issuer": "https://x.test/", "extra": 1}),
+            400,
+            "extra",
+        ),
+    ] {
+        let reply = operator(&server, Method::POST, "tenants", Some(body.clone())).await;
+        let (got, _, message) = problem(&reply);
+        assert_eq!(got, status, "{body}: {message}");
+        assert!(message.contains(phrase), "{body}: {message}");
+    }
+    assert!(server.store.tenant("x").expect("store").is_none());
+
+    let deleted = operator(&server, Method::DELETE, "tenants/initech", None).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(problem(&api.get("rules").await).0, 404);
+    let jwks = jwks(&server).await;
+    assert_eq!(jwks.status, 404);
+    use oidc_core::Store;
+    assert!(server.store.keys("initech").expect("store").is_empty());
+    assert!(
+        server
+            .store
+            .rule_set("initech")
+            .expect("store")
+            .rules
+            .is_empty()
+    );
+    assert!(
+        server
+            .store
+            .client("initech", &client_id)
+            .expect("store")
+            .is_none()
+    );
+    let again = operator(&server, Method::DELETE, "tenants/initech", None).await;
+    assert_eq!(problem(&again).1, "inexistent_tenant");
+    // The other tenants are untouched.
+    assert_eq!(
+        operator(&server, Method::GET, "tenants", None)
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+}
