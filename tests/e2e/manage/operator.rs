@@ -34,7 +34,7 @@ async fn operator(
     server.send(request).await
 }
 
-async fn jwks(server: &TestServer) -> claimsmith_tests::server::Reply {
+async fn get_jwks(server: &TestServer) -> claimsmith_tests::server::Reply {
     let url = server.url("initech", ".well-known/jwks.json");
     server.send(server.http.get(url)).await
 }
@@ -118,7 +118,7 @@ async fn a_created_tenant_manages_itself_and_a_deleted_one_is_gone_with_its_data
     assert!(!one.body.to_string().contains(&secret));
 
     // The tenant serves at once: discovery, JWKS, and its management API.
-    let jwks = jwks(&server).await;
+    let jwks = get_jwks(&server).await;
     assert_eq!(jwks.body["keys"].as_array().map(Vec::len), Some(1));
     let client = [
         ("client_id", client_id.as_str()),
@@ -178,7 +178,7 @@ async fn a_created_tenant_manages_itself_and_a_deleted_one_is_gone_with_its_data
     let deleted = operator(&server, Method::DELETE, "tenants/initech", None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.body);
     assert_eq!(problem(&api.get("rules").await).0, 404);
-    let jwks = jwks(&server).await;
+    let jwks = get_jwks(&server).await;
     assert_eq!(jwks.status, 404);
     use oidc_core::Store;
     assert!(server.store.keys("initech").expect("store").is_empty());
