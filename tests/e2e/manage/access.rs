@@ -24,6 +24,7 @@ async fn tokens_without_the_right_scope_tenant_or_life_are_refused() {
     );
     let forbidden = reader.get("rules-configs").await;
     assert_eq!(problem(&forbidden).1, "insufficient_scope");
+    assert_eq!(problem(&reader.get("no-such-thing").await).0, 404);
 
     let anonymous = server.send(server.http.get(manager.url("rules"))).await;
     assert_eq!(problem(&anonymous).0, 401);

@@ -3,6 +3,7 @@
 mod access;
 mod operator;
 mod rules;
+mod rules_try;
 
 use claimsmith_tests::server::{Reply, TestServer};
 use serde_json::Value;

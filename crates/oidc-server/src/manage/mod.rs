@@ -7,6 +7,7 @@
 mod error;
 mod rules;
 mod rules_configs;
+mod rules_try;
 
 use std::sync::Arc;
 
@@ -36,6 +37,14 @@ pub(crate) fn routes() -> Router<AppState> {
             get(rules::list).post(rules::create),
         )
         .route(
+            &format!("/{PREFIX}/rules/try"),
+            axum::routing::post(rules_try::chain),
+        )
+        .route(
+            &format!("/{PREFIX}/rules/{{id}}/try"),
+            axum::routing::post(rules_try::one),
+        )
+        .route(
             &format!("/{PREFIX}/rules/{{id}}"),
             get(rules::get).patch(rules::update).delete(rules::delete),
         )
@@ -47,6 +56,19 @@ pub(crate) fn routes() -> Router<AppState> {
             &format!("/{PREFIX}/rules-configs/{{key}}"),
             axum::routing::put(rules_configs::set).delete(rules_configs::unset),
         )
+        .route(
+            &format!("/{PREFIX}/{{*rest}}"),
+            axum::routing::any(no_such_route),
+        )
+}
+
+/// Any other path under the API: a JSON 404, like every other answer here.
+async fn no_such_route() -> MgmtError {
+    MgmtError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "No such management endpoint.",
+    )
 }
 
 /// The `{id}` of a resource path. (The path may also name the tenant, so a bare
