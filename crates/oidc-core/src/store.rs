@@ -185,6 +185,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Creates or replaces a user with its login index (email and username), releasing logins
     /// it no longer has. `Conflict` if another user of the tenant has one of its logins.
     fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError>;
+    /// Up to `limit` users with ids after `after`, in id order.
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
+    /// Deletes a user with its logins and `/userinfo` claims (its refresh-token families are
+    /// the domain's to revoke first). `Ok(false)`: there was none.
+    fn delete_user(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError>;
 
     // Rules: one set per tenant, and their modules by content hash.
     /// The tenant's rule set; an empty one at version 0 if it never had one.
@@ -207,12 +217,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tenant: &str,
         family_id: &str,
     ) -> Result<Option<RefreshFamily>, StoreError>;
-    /// Every family of a user and client, live or not.
+    /// Every family of a user, of one client or of all, live or not.
     fn refresh_families(
         &self,
         tenant: &str,
         user_id: &str,
-        client_id: &str,
+        client_id: Option<&str>,
     ) -> Result<Vec<RefreshFamily>, StoreError>;
     /// Up to `limit` families of the tenant with ids after `after`, in id order: a cursor for
     /// the sweep.

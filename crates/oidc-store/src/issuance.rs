@@ -11,7 +11,9 @@ use oidc_core::{Change, FamilyWrite, StoreError, User};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
-use crate::keys::{FAMILY, family_key, key, user_family_key, user_family_prefix, userinfo_key};
+use crate::keys::{
+    FAMILY, family_key, key, user_family_key, user_family_prefix, user_prefix, userinfo_key,
+};
 use crate::records::{decode, encode};
 use crate::{SledStore, abort, failed};
 
@@ -189,13 +191,19 @@ pub(crate) fn families_of(
     store: &SledStore,
     tenant: &str,
     user_id: &str,
-    client_id: &str,
+    client_id: Option<&str>,
 ) -> Result<Vec<RefreshFamily>, StoreError> {
-    let prefix = user_family_prefix(tenant, user_id, client_id);
+    let prefix = match client_id {
+        Some(client_id) => user_family_prefix(tenant, user_id, client_id),
+        None => user_prefix(tenant, user_id),
+    };
     let mut families = Vec::new();
     for entry in store.issuance.scan_prefix(&prefix).keys() {
         let index_key = entry.map_err(failed("families"))?;
-        let family_id = String::from_utf8_lossy(index_key.get(prefix.len()..).unwrap_or_default());
+        // The family id is the last part of the key (`… client NUL family`).
+        let rest = index_key.get(prefix.len()..).unwrap_or_default();
+        let id_start = rest.iter().rposition(|b| *b == 0).map_or(0, |at| at + 1);
+        let family_id = String::from_utf8_lossy(rest.get(id_start..).unwrap_or_default());
         if let Some(family) = store.refresh_family_record(tenant, &family_id)? {
             families.push(family);
         }

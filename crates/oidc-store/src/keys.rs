@@ -35,6 +35,20 @@ pub(crate) fn family_key(tenant: &str, family_id: &str) -> Vec<u8> {
     key(tenant, &[FAMILY, family_id])
 }
 
+/// Families of a user, of every client.
+pub(crate) fn user_prefix(tenant: &str, user_id: &str) -> Vec<u8> {
+    let mut prefix = key(tenant, &[USER_FAMILY, user_id]);
+    prefix.push(0);
+    prefix
+}
+
+/// The `/userinfo` claims of a user, for every client.
+pub(crate) fn userinfo_prefix(tenant: &str, user_id: &str) -> Vec<u8> {
+    let mut prefix = key(tenant, &[USERINFO, user_id]);
+    prefix.push(0);
+    prefix
+}
+
 /// Families of a user and client, for the cap: the index entry's key names the family.
 pub(crate) fn user_family_prefix(tenant: &str, user_id: &str, client_id: &str) -> Vec<u8> {
     let mut prefix = key(tenant, &[USER_FAMILY, user_id, client_id]);

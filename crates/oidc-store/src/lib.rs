@@ -393,6 +393,53 @@ impl Store for SledStore {
             .map_err(tx_failed("put user"))
     }
 
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let prefix = tenant_prefix(tenant);
+        let start = match after {
+            Some(after) => std::ops::Bound::Excluded(key(tenant, &[after])),
+            None => std::ops::Bound::Included(prefix.clone()),
+        };
+        self.users
+            .range((start, std::ops::Bound::Unbounded))
+            .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+            .take(limit)
+            .map(|entry| decode("users", &entry.map_err(failed("users"))?.1))
+            .collect()
+    }
+
+    fn delete_user(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        let user_key = key(checked_id(tenant)?, &[checked_id(user_id)?]);
+        let claims: Vec<sled::IVec> = self
+            .issuance
+            .scan_prefix(keys::userinfo_prefix(tenant, user_id))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(failed("userinfo"))?;
+        (&self.users, &self.logins, &self.issuance)
+            .transaction(|(users, logins, issuance)| {
+                let Some(old) = users.remove(user_key.as_slice())? else {
+                    return Ok(false);
+                };
+                let old: User = decode("users", &old).map_err(abort)?;
+                for login in old.email.iter().chain(old.username.iter()) {
+                    let login_key = login_key(tenant, login);
+                    if logins.get(&login_key)?.as_deref() == Some(user_id.as_bytes()) {
+                        logins.remove(login_key)?;
+                    }
+                }
+                for claim in &claims {
+                    issuance.remove(claim)?;
+                }
+                Ok(true)
+            })
+            .map_err(tx_failed("delete user"))
+    }
+
     fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
         Ok(Self::get(&self.rule_sets, "rule sets", tenant.as_bytes())?.unwrap_or_default())
     }
@@ -454,7 +501,7 @@ impl Store for SledStore {
         &self,
         tenant: &str,
         user_id: &str,
-        client_id: &str,
+        client_id: Option<&str>,
     ) -> Result<Vec<RefreshFamily>, StoreError> {
         issuance::families_of(self, tenant, user_id, client_id)
     }

@@ -4,6 +4,7 @@ mod access;
 mod operator;
 mod rules;
 mod rules_try;
+mod users;
 
 use claimsmith_tests::server::{Reply, TestServer};
 use serde_json::Value;

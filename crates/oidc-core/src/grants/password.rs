@@ -138,6 +138,7 @@ pub fn issue(
             ctx.now,
         );
         family.shorten(applied.refresh_expires_at, applied.refresh_idle_expires_at);
+        family.device = crate::refresh::Device::first(&request.info);
         Some((token, family))
     } else {
         None

@@ -139,6 +139,8 @@ fn attempt(
         ),
         _ => (None, family.after_exchange(None, shorten, ctx.now)),
     };
+    let mut next = next;
+    next.device.seen(&request.info);
     let response = issue::mint(
         ctx,
         &grant,
@@ -175,6 +177,7 @@ fn attempt(
             return Ok(Attempt::Conflict);
         }
         next = latest.after_exchange(None, shorten, ctx.now);
+        next.device.seen(&request.info);
         base = latest;
     }
     Ok(Attempt::Conflict)

@@ -3,8 +3,10 @@
 //! its input, says exactly what is wrong, and writes nothing when it refuses.
 
 pub mod access;
+pub mod refresh_tokens;
 pub mod rules;
 pub mod tenants;
+pub mod users;
 
 use crate::store::StoreError;
 

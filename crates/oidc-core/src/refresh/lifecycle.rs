@@ -92,7 +92,7 @@ pub fn enforce_cap<E: From<StoreError> + From<Busy>>(
     now: UnixMillis,
 ) -> Result<usize, E> {
     let mut live: Vec<RefreshFamily> = store
-        .refresh_families(tenant, user_id, client_id)?
+        .refresh_families(tenant, user_id, Some(client_id))?
         .into_iter()
         .filter(|family| family.is_live(now))
         .collect();

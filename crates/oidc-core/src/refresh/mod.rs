@@ -48,6 +48,9 @@ pub struct RefreshFamily {
     #[serde(default, with = "sealed_bytes")]
     pub sealed_successor: Option<Vec<u8>>,
     pub revoked: Option<Revocation>,
+    /// Where its tokens were first and last used from.
+    #[serde(default)]
+    pub device: Device,
     /// Bumped on every write: the store's compare-and-swap checks it, so two concurrent
     /// exchanges cannot both advance the family.
     pub version: u64,
@@ -89,6 +92,34 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// Where a family's tokens were used from (Auth0's refresh-token `device`): the request that
+/// created it, and the latest exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub initial_ip: Option<String>,
+    pub initial_user_agent: Option<String>,
+    pub last_ip: Option<String>,
+    pub last_user_agent: Option<String>,
+}
+
+impl Device {
+    /// The device of a family created by `request`.
+    pub fn first(request: &crate::rules::RequestInfo) -> Device {
+        Device {
+            initial_ip: request.ip.clone(),
+            initial_user_agent: request.user_agent.clone(),
+            last_ip: request.ip.clone(),
+            last_user_agent: request.user_agent.clone(),
+        }
+    }
+
+    /// Records an exchange by `request`.
+    pub fn seen(&mut self, request: &crate::rules::RequestInfo) {
+        self.last_ip = request.ip.clone();
+        self.last_user_agent = request.user_agent.clone();
+    }
+}
+
 impl RefreshFamily {
     /// A new family at generation 0, per the client's policy, whose live token hashes to
     /// `token_hash`.
@@ -128,6 +159,7 @@ impl RefreshFamily {
             rotated_at: now,
             sealed_successor: None,
             revoked: None,
+            device: Device::default(),
             version: 0,
         }
     }

@@ -24,6 +24,7 @@ macro_rules! store_conformance {
             a_rule_set_is_swapped_whole_and_keeps_only_the_modules_it_names,
             hosts_are_claimed_once_and_released_when_dropped,
             logins_are_unique_per_tenant_and_follow_the_user,
+            users_are_paged_by_id_and_deleted_with_their_logins_and_claims,
             deleting_a_tenant_deletes_all_of_it_and_nothing_else,
             userinfo_claims_are_kept_per_user_and_client,
             metadata_updates_merge_top_level_keys,
@@ -187,13 +188,21 @@ pub fn families_are_listed_by_user_and_client_and_paged_by_id(store: &dyn Store)
     }
     create(store, "globex", &fixtures::family("rtf_0", "u", "app", T0));
     let mut mine: Vec<String> = store
-        .refresh_families("acme", "u", "app")
+        .refresh_families("acme", "u", Some("app"))
         .unwrap()
         .into_iter()
         .map(|f| f.id)
         .collect();
     mine.sort();
     assert_eq!(mine, ["rtf_1", "rtf_3", "rtf_5"]);
+    let mut all_clients: Vec<String> = store
+        .refresh_families("acme", "u", None)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.id)
+        .collect();
+    all_clients.sort();
+    assert_eq!(all_clients, ["rtf_1", "rtf_2", "rtf_3", "rtf_5"]);
     let ids = |page: Vec<RefreshFamily>| page.into_iter().map(|f| f.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.refresh_page("acme", None, 2).unwrap()),
@@ -231,7 +240,7 @@ pub fn deleting_a_family_is_a_compare_and_swap(store: &dyn Store) {
     assert_eq!(store.refresh_family("acme", "rtf_d").unwrap(), None);
     assert!(
         store
-            .refresh_families("acme", "u", "app")
+            .refresh_families("acme", "u", Some("app"))
             .unwrap()
             .is_empty()
     );
@@ -311,6 +320,54 @@ pub fn a_rule_set_is_swapped_whole_and_keeps_only_the_modules_it_names(store: &d
     assert_eq!(store.module("acme", "bbb").unwrap(), None);
     assert_eq!(store.module("acme", "ccc").unwrap(), None);
     assert_eq!(store.rule_set("acme").unwrap().version, 3);
+}
+
+pub fn users_are_paged_by_id_and_deleted_with_their_logins_and_claims(store: &dyn Store) {
+    for (id, email) in [("u3", "c@x.test"), ("u1", "a@x.test"), ("u2", "b@x.test")] {
+        store.put_user("acme", &fixtures::user(id, email)).unwrap();
+    }
+    store
+        .put_user("acme2", &fixtures::user("u0", "a@x.test"))
+        .unwrap();
+    let ids = |page: Vec<crate::User>| page.into_iter().map(|u| u.user_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.users_page("acme", None, 2).unwrap()),
+        ["u1", "u2"]
+    );
+    assert_eq!(
+        ids(store.users_page("acme", Some("u2"), 2).unwrap()),
+        ["u3"]
+    );
+    assert!(store.users_page("acme", Some("u3"), 2).unwrap().is_empty());
+    let claims: rules_abi::Claims = [("c".to_owned(), 1.into())].into_iter().collect();
+    let change = Change {
+        userinfo: Some(UserinfoWrite {
+            user_id: "u1",
+            client_id: "app",
+            claims: &claims,
+        }),
+        ..Change::default()
+    };
+    assert!(store.apply("acme", &change).unwrap());
+    assert!(store.delete_user("acme", "u1").unwrap());
+    assert!(!store.delete_user("acme", "u1").unwrap());
+    assert_eq!(store.user("acme", "u1").unwrap(), None);
+    assert_eq!(store.user_by_login("acme", "a@x.test").unwrap(), None);
+    assert!(
+        store
+            .userinfo_claims("acme", "u1", "app")
+            .unwrap()
+            .is_empty()
+    );
+    // The login is free again, and nothing else moved.
+    store
+        .put_user("acme", &fixtures::user("u9", "a@x.test"))
+        .unwrap();
+    assert_eq!(
+        ids(store.users_page("acme", None, 10).unwrap()),
+        ["u2", "u3", "u9"]
+    );
+    assert!(store.user_by_login("acme2", "a@x.test").unwrap().is_some());
 }
 
 pub fn hosts_are_claimed_once_and_released_when_dropped(store: &dyn Store) {

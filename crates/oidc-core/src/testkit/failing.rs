@@ -146,6 +146,17 @@ impl<S: Store> Store for FailingStore<S> {
     fn put_user(&self, tenant: &str, user: &User) -> Result<(), StoreError> {
         self.write(|| self.inner.put_user(tenant, user))
     }
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        self.inner.users_page(tenant, after, limit)
+    }
+    fn delete_user(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        self.write(|| self.inner.delete_user(tenant, user_id))
+    }
     fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
         self.inner.rule_set(tenant)
     }
@@ -175,7 +186,7 @@ impl<S: Store> Store for FailingStore<S> {
         &self,
         tenant: &str,
         user_id: &str,
-        client_id: &str,
+        client_id: Option<&str>,
     ) -> Result<Vec<RefreshFamily>, StoreError> {
         self.inner.refresh_families(tenant, user_id, client_id)
     }

@@ -198,6 +198,31 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn users_page(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        Ok(of_tenant(&self.lock().users, tenant)
+            .filter(|(id, _)| after.is_none_or(|after| *id > after))
+            .take(limit)
+            .map(|(_, user)| user.clone())
+            .collect())
+    }
+
+    fn delete_user(&self, tenant: &str, user_id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let existed = inner.users.remove(&key(tenant, user_id)).is_some();
+        inner
+            .logins
+            .retain(|(t, _), owner| t != tenant || owner != user_id);
+        inner
+            .userinfo
+            .retain(|(t, user, _), _| t != tenant || user != user_id);
+        Ok(existed)
+    }
+
     fn rule_set(&self, tenant: &str) -> Result<RuleSet, StoreError> {
         Ok(self
             .lock()
@@ -247,11 +272,13 @@ impl Store for MemoryStore {
         &self,
         tenant: &str,
         user_id: &str,
-        client_id: &str,
+        client_id: Option<&str>,
     ) -> Result<Vec<RefreshFamily>, StoreError> {
         Ok(of_tenant(&self.lock().families, tenant)
             .map(|(_, family)| family)
-            .filter(|family| family.user_id == user_id && family.client_id == client_id)
+            .filter(|family| {
+                family.user_id == user_id && client_id.is_none_or(|c| family.client_id == c)
+            })
             .cloned()
             .collect())
     }

@@ -236,7 +236,7 @@ fn the_cap_retries_an_eviction_that_lost_its_race() {
     assert_eq!(revoked, 2);
     let live: Vec<String> = h
         .store
-        .refresh_families("acme", "u", "web")
+        .refresh_families("acme", "u", Some("web"))
         .unwrap()
         .into_iter()
         .filter(|f| f.is_live(T0 + 20))

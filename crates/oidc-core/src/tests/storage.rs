@@ -67,7 +67,7 @@ fn the_sweep_deletes_dead_families_and_keeps_live_ones() {
     assert!(h.store.refresh_page("acme", None, 10).unwrap().is_empty());
     assert!(
         h.store
-            .refresh_families("acme", "auth0|alice", "web")
+            .refresh_families("acme", "auth0|alice", Some("web"))
             .unwrap()
             .is_empty()
     );

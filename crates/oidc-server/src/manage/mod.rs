@@ -5,9 +5,11 @@
 //! change to be durable before it answers, so the next request already sees it.
 
 mod error;
+mod refresh_tokens;
 mod rules;
 mod rules_configs;
 mod rules_try;
+mod users;
 
 use std::sync::Arc;
 
@@ -55,6 +57,31 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             &format!("/{PREFIX}/rules-configs/{{key}}"),
             axum::routing::put(rules_configs::set).delete(rules_configs::unset),
+        )
+        .route(
+            &format!("/{PREFIX}/users"),
+            get(users::list).post(users::create),
+        )
+        .route(
+            &format!("/{PREFIX}/users/{{id}}"),
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route(&format!("/{PREFIX}/users-by-email"), get(users::by_email))
+        .route(
+            &format!("/{PREFIX}/users/{{id}}/refresh-tokens"),
+            get(refresh_tokens::of_user).delete(refresh_tokens::revoke_of_user),
+        )
+        .route(
+            &format!("/{PREFIX}/refresh-tokens/{{id}}"),
+            get(refresh_tokens::get).delete(refresh_tokens::revoke),
+        )
+        .route(
+            &format!("/{PREFIX}/device-credentials"),
+            get(refresh_tokens::device_credentials),
+        )
+        .route(
+            &format!("/{PREFIX}/device-credentials/{{id}}"),
+            axum::routing::delete(refresh_tokens::delete_device_credential),
         )
         .route(
             &format!("/{PREFIX}/{{*rest}}"),
@@ -140,34 +167,65 @@ pub(crate) async fn read<T: Send + 'static>(
     scope: &'static str,
     work: impl FnOnce(&Call<'_>) -> Result<T, MgmtError> + Send + 'static,
 ) -> Result<T, MgmtError> {
-    call(state, target, scope, false, work).await
+    call(state, target, scope, Lane::Normal, Effect::Read, work).await
 }
 
-/// Runs a change like [`read`], then reloads the tenant and waits until the change is
-/// durable.
+/// Runs a change like [`read`], then waits until the change is durable.
 pub(crate) async fn write<T: Send + 'static>(
     state: &AppState,
     target: Target,
     scope: &'static str,
     work: impl FnOnce(&Call<'_>) -> Result<T, MgmtError> + Send + 'static,
 ) -> Result<T, MgmtError> {
-    let result = call(state, target, scope, true, work).await?;
+    write_on(state, target, scope, Lane::Normal, work).await
+}
+
+/// A change that hashes a password: on the slow lane, where Argon2 runs.
+pub(crate) async fn write_on<T: Send + 'static>(
+    state: &AppState,
+    target: Target,
+    scope: &'static str,
+    lane: Lane,
+    work: impl FnOnce(&Call<'_>) -> Result<T, MgmtError> + Send + 'static,
+) -> Result<T, MgmtError> {
+    let result = call(state, target, scope, lane, Effect::Write, work).await?;
     state.commit().await?;
     Ok(result)
+}
+
+/// A change to what the tenant's runtime holds (its rules and their configuration): the
+/// runtime is reloaded before the answer, so the next request runs the new chain.
+pub(crate) async fn write_runtime<T: Send + 'static>(
+    state: &AppState,
+    target: Target,
+    scope: &'static str,
+    work: impl FnOnce(&Call<'_>) -> Result<T, MgmtError> + Send + 'static,
+) -> Result<T, MgmtError> {
+    let result = call(state, target, scope, Lane::Normal, Effect::Runtime, work).await?;
+    state.commit().await?;
+    Ok(result)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    Read,
+    Write,
+    Runtime,
 }
 
 async fn call<T: Send + 'static>(
     state: &AppState,
     target: Target,
     scope: &'static str,
-    reload: bool,
+    lane: Lane,
+    effect: Effect,
     work: impl FnOnce(&Call<'_>) -> Result<T, MgmtError> + Send + 'static,
 ) -> Result<T, MgmtError> {
     let now = state.now();
     let worker = state.clone();
     let id = target.tenant.tenant.id.clone();
     state
-        .run_blocking(&id, Lane::Normal, move || {
+        .run_blocking(&id, lane, move || {
             let state = &worker;
             let tenant = &target.tenant;
             let caller = access::authenticate(
@@ -185,7 +243,7 @@ async fn call<T: Send + 'static>(
                 now,
             };
             let result = work(&call);
-            if reload {
+            if effect != Effect::Read {
                 tracing::info!(
                     tenant = %tenant.tenant.id,
                     client = %call.caller.client_id,
@@ -193,6 +251,8 @@ async fn call<T: Send + 'static>(
                     ok = result.is_ok(),
                     "management change"
                 );
+            }
+            if effect == Effect::Runtime {
                 // Even a refused change may race a successful one: the reload is cheap.
                 state
                     .reload_tenant(&tenant.tenant.id)
@@ -216,12 +276,8 @@ pub(crate) struct Paging {
 pub(crate) const MAX_PER_PAGE: usize = 100;
 
 impl Paging {
-    /// One page of `items`, under `key` when totals are asked for.
-    pub(crate) fn page<T: serde::Serialize>(
-        &self,
-        key: &str,
-        items: Vec<T>,
-    ) -> Result<Value, MgmtError> {
+    /// `(offset, limit)` of the page asked for.
+    pub(crate) fn window(&self) -> Result<(usize, usize), MgmtError> {
         let per_page = self.per_page.unwrap_or(50);
         if per_page == 0 || per_page > MAX_PER_PAGE {
             return Err(MgmtError::bad_request(
@@ -229,16 +285,30 @@ impl Paging {
                 format!("per_page must be between 1 and {MAX_PER_PAGE}."),
             ));
         }
-        let page = self.page.unwrap_or(0);
+        Ok((self.page.unwrap_or(0).saturating_mul(per_page), per_page))
+    }
+
+    /// One page of `items` (all of them), under `key` when totals are asked for.
+    pub(crate) fn page<T: serde::Serialize>(
+        &self,
+        key: &str,
+        items: Vec<T>,
+    ) -> Result<Value, MgmtError> {
+        let (offset, limit) = self.window()?;
         let total = items.len();
-        let start = page.saturating_mul(per_page);
-        let slice: Vec<T> = items.into_iter().skip(start).take(per_page).collect();
-        let length = slice.len();
-        let slice = serde_json::to_value(slice).map_err(MgmtError::internal)?;
+        let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
+        let page = serde_json::to_value(page).map_err(MgmtError::internal)?;
+        self.page_of(key, page, total)
+    }
+
+    /// The answer for a page already cut (`page` a JSON array) out of `total` items.
+    pub(crate) fn page_of(&self, key: &str, page: Value, total: usize) -> Result<Value, MgmtError> {
+        let (offset, limit) = self.window()?;
+        let length = page.as_array().map_or(0, Vec::len);
         Ok(if self.include_totals.unwrap_or(false) {
-            json!({ "start": start, "limit": per_page, "length": length, "total": total, key: slice })
+            json!({ "start": offset, "limit": limit, "length": length, "total": total, key: page })
         } else {
-            slice
+            page
         })
     }
 }

@@ -119,7 +119,7 @@ pub(crate) async fn create(
         .name
         .ok_or_else(|| MgmtError::bad_request("invalid_body", "A rule needs a name."))?;
     let (order, enabled) = (upload.fields.order, upload.fields.enabled.unwrap_or(true));
-    let created = super::write(&state, target, "create:rules", move |call| {
+    let created = super::write_runtime(&state, target, "create:rules", move |call| {
         let check = EngineCheck {
             host: call.state.host(),
             limits: call.state.limits(),
@@ -151,7 +151,7 @@ pub(crate) async fn update(
     request: Request,
 ) -> Result<Json<Value>, MgmtError> {
     let upload = upload(&state, request, true).await?;
-    let updated = super::write(&state, target, "update:rules", move |call| {
+    let updated = super::write_runtime(&state, target, "update:rules", move |call| {
         let check = EngineCheck {
             host: call.state.host(),
             limits: call.state.limits(),
@@ -174,7 +174,7 @@ pub(crate) async fn delete(
     target: Target,
     Path(Id { id }): Path<Id>,
 ) -> Result<StatusCode, MgmtError> {
-    super::write(&state, target, "delete:rules", move |call| {
+    super::write_runtime(&state, target, "delete:rules", move |call| {
         rules::delete(call.store(), call.id(), &id).map_err(MgmtError::managing("rule"))
     })
     .await?;

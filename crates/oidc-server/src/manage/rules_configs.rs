@@ -52,7 +52,7 @@ pub(crate) async fn set(
         )
     })?;
     let echoed = key.clone();
-    super::write(&state, target, "update:rules_configs", move |call| {
+    super::write_runtime(&state, target, "update:rules_configs", move |call| {
         rules::set_config(call.store(), call.id(), &key, &body.value)
             .map_err(MgmtError::managing("rules_config"))
     })
@@ -65,7 +65,7 @@ pub(crate) async fn unset(
     target: Target,
     Path(Key { key }): Path<Key>,
 ) -> Result<StatusCode, MgmtError> {
-    super::write(&state, target, "delete:rules_configs", move |call| {
+    super::write_runtime(&state, target, "delete:rules_configs", move |call| {
         rules::unset_config(call.store(), call.id(), &key)
             .map_err(MgmtError::managing("rules_config"))
     })
