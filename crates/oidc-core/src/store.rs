@@ -171,12 +171,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     // Signing keys, wrapped under the operator key.
     fn keys(&self, tenant: &str) -> Result<Vec<StoredKey>, StoreError>;
     fn put_key(&self, tenant: &str, key: &StoredKey) -> Result<(), StoreError>;
+    /// `Ok(false)`: there was no such key.
+    fn delete_key(&self, tenant: &str, kid: &str) -> Result<bool, StoreError>;
 
     // Clients and APIs.
     fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
     fn put_client(&self, tenant: &str, client: &Client) -> Result<(), StoreError>;
     fn api(&self, tenant: &str, identifier: &str) -> Result<Option<Api>, StoreError>;
     fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError>;
+    /// Every client of the tenant, in id order.
+    fn clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError>;
+    /// `Ok(false)`: there was no such client.
+    fn delete_client(&self, tenant: &str, client_id: &str) -> Result<bool, StoreError>;
+    /// Every API of the tenant, in identifier order.
+    fn apis(&self, tenant: &str) -> Result<Vec<Api>, StoreError>;
+    /// `Ok(false)`: there was no such API.
+    fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError>;
 
     // Users.
     fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError>;

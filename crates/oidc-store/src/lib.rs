@@ -182,6 +182,17 @@ impl SledStore {
             .collect()
     }
 
+    fn remove(
+        tree: &sled::Tree,
+        what: &'static str,
+        tenant: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        tree.remove(key(checked_id(tenant)?, &[checked_id(id)?]))
+            .map(|old| old.is_some())
+            .map_err(failed(what))
+    }
+
     fn put<T: serde::Serialize>(
         tree: &sled::Tree,
         what: &'static str,
@@ -391,6 +402,26 @@ impl Store for SledStore {
                 Ok(())
             })
             .map_err(tx_failed("put user"))
+    }
+
+    fn delete_key(&self, tenant: &str, kid: &str) -> Result<bool, StoreError> {
+        Self::remove(&self.keys, "keys", tenant, kid)
+    }
+
+    fn clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError> {
+        Self::scan(&self.clients, "clients", tenant)
+    }
+
+    fn delete_client(&self, tenant: &str, client_id: &str) -> Result<bool, StoreError> {
+        Self::remove(&self.clients, "clients", tenant, client_id)
+    }
+
+    fn apis(&self, tenant: &str) -> Result<Vec<Api>, StoreError> {
+        Self::scan(&self.apis, "apis", tenant)
+    }
+
+    fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
+        Self::remove(&self.apis, "apis", tenant, identifier)
     }
 
     fn users_page(

@@ -1,6 +1,7 @@
 //! The management and operator APIs, over HTTP: tenants manage themselves.
 
 mod access;
+mod clients;
 mod operator;
 mod rules;
 mod rules_try;

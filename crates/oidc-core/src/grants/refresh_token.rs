@@ -59,7 +59,8 @@ fn attempt(
         .store
         .refresh_family(tenant, &presented.id.family_id)?
         .filter(|family| family.client_id == presented.client.client_id)
-        .ok_or_else(OAuthError::unknown_refresh_token)?;
+        .ok_or_else(OAuthError::unknown_refresh_token)?
+        .under_policy(&presented.client.refresh_token, ctx.now);
     let decision = family.decide(presented.id.generation, &presented.token.hash(), ctx.now);
     let replayed = match decision {
         Exchange::Dead | Exchange::Unknown => return Err(OAuthError::unknown_refresh_token()),
@@ -169,6 +170,7 @@ fn attempt(
         let Some(latest) = ctx.store.refresh_family(tenant, &family.id)? else {
             return Ok(Attempt::Conflict);
         };
+        let latest = latest.under_policy(&presented.client.refresh_token, ctx.now);
         let same = matches!(decision, Exchange::ReplaySuccessor | Exchange::Keep)
             && latest.decide(presented.id.generation, &presented.token.hash(), ctx.now) == decision
             && latest.generation == family.generation

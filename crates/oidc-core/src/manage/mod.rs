@@ -3,6 +3,9 @@
 //! its input, says exactly what is wrong, and writes nothing when it refuses.
 
 pub mod access;
+pub mod apis;
+pub mod clients;
+pub mod keys;
 pub mod refresh_tokens;
 pub mod rules;
 pub mod tenants;

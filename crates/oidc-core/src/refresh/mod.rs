@@ -193,6 +193,24 @@ impl RefreshFamily {
         Exchange::Reuse
     }
 
+    /// The family as the client's current policy has it, before an exchange decides (Auth0:
+    /// a policy change reaches live tokens at their next exchange): rotation on or off, the
+    /// overlap window, and the idle lifetime follow the setting; a non-expiring family becomes
+    /// expiring (from now) once the client sets an absolute lifetime, never the other way.
+    /// The version stays: this is how the stored record is read, not a write.
+    pub fn under_policy(&self, policy: &RefreshPolicy, now: UnixMillis) -> RefreshFamily {
+        let mut family = self.clone();
+        family.rotating = policy.rotating;
+        family.overlap_ms = policy.overlap_secs.saturating_mul(1000);
+        family.idle_lifetime_ms = policy.idle_lifetime_secs.map(|s| s.saturating_mul(1000));
+        if family.expires_at.is_none() {
+            family.expires_at = policy
+                .absolute_lifetime_secs
+                .map(|s| now.saturating_add(s.saturating_mul(1000)));
+        }
+        family
+    }
+
     /// Whether the overlap window of the latest rotation is still open.
     pub fn in_window(&self, now: UnixMillis) -> bool {
         self.overlap_ms > 0 && now.saturating_sub(self.rotated_at) <= self.overlap_ms

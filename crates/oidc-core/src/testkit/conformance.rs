@@ -25,6 +25,7 @@ macro_rules! store_conformance {
             hosts_are_claimed_once_and_released_when_dropped,
             logins_are_unique_per_tenant_and_follow_the_user,
             users_are_paged_by_id_and_deleted_with_their_logins_and_claims,
+            clients_apis_and_keys_are_listed_and_deleted_per_tenant,
             deleting_a_tenant_deletes_all_of_it_and_nothing_else,
             userinfo_claims_are_kept_per_user_and_client,
             metadata_updates_merge_top_level_keys,
@@ -368,6 +369,45 @@ pub fn users_are_paged_by_id_and_deleted_with_their_logins_and_claims(store: &dy
         ["u2", "u3", "u9"]
     );
     assert!(store.user_by_login("acme2", "a@x.test").unwrap().is_some());
+}
+
+pub fn clients_apis_and_keys_are_listed_and_deleted_per_tenant(store: &dyn Store) {
+    use crate::ClientType;
+    for id in ["b", "a"] {
+        store
+            .put_client("acme", &fixtures::client(id, ClientType::Public, 0))
+            .unwrap();
+    }
+    store
+        .put_client("acme2", &fixtures::client("a", ClientType::Public, 0))
+        .unwrap();
+    let ids =
+        |clients: Vec<crate::Client>| clients.into_iter().map(|c| c.client_id).collect::<Vec<_>>();
+    assert_eq!(ids(store.clients("acme").unwrap()), ["a", "b"]);
+    assert!(store.delete_client("acme", "a").unwrap());
+    assert!(!store.delete_client("acme", "a").unwrap());
+    assert_eq!(ids(store.clients("acme").unwrap()), ["b"]);
+    assert_eq!(ids(store.clients("acme2").unwrap()), ["a"]);
+
+    store.put_api("acme", &fixtures::api()).unwrap();
+    assert_eq!(store.apis("acme").unwrap(), [fixtures::api()]);
+    assert!(store.apis("acme2").unwrap().is_empty());
+    assert!(store.delete_api("acme", fixtures::API).unwrap());
+    assert!(!store.delete_api("acme", fixtures::API).unwrap());
+    assert!(store.apis("acme").unwrap().is_empty());
+
+    let key = StoredKey {
+        kid: "k1".into(),
+        alg: SigningAlg::ES256,
+        created_at: T0,
+        wrapped_private: vec![1],
+    };
+    store.put_key("acme", &key).unwrap();
+    store.put_key("acme2", &key).unwrap();
+    assert!(store.delete_key("acme", "k1").unwrap());
+    assert!(!store.delete_key("acme", "k1").unwrap());
+    assert!(store.keys("acme").unwrap().is_empty());
+    assert_eq!(store.keys("acme2").unwrap(), [key]);
 }
 
 pub fn hosts_are_claimed_once_and_released_when_dropped(store: &dyn Store) {

@@ -137,6 +137,21 @@ impl<S: Store> Store for FailingStore<S> {
     fn put_api(&self, tenant: &str, api: &Api) -> Result<(), StoreError> {
         self.write(|| self.inner.put_api(tenant, api))
     }
+    fn delete_key(&self, tenant: &str, kid: &str) -> Result<bool, StoreError> {
+        self.write(|| self.inner.delete_key(tenant, kid))
+    }
+    fn clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError> {
+        self.inner.clients(tenant)
+    }
+    fn delete_client(&self, tenant: &str, client_id: &str) -> Result<bool, StoreError> {
+        self.write(|| self.inner.delete_client(tenant, client_id))
+    }
+    fn apis(&self, tenant: &str) -> Result<Vec<Api>, StoreError> {
+        self.inner.apis(tenant)
+    }
+    fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
+        self.write(|| self.inner.delete_api(tenant, identifier))
+    }
     fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError> {
         self.inner.user(tenant, user_id)
     }

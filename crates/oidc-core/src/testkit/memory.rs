@@ -198,6 +198,34 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn delete_key(&self, tenant: &str, kid: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().keys.remove(&key(tenant, kid)).is_some())
+    }
+
+    fn clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError> {
+        Ok(of_tenant(&self.lock().clients, tenant)
+            .map(|(_, c)| c.clone())
+            .collect())
+    }
+
+    fn delete_client(&self, tenant: &str, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .clients
+            .remove(&key(tenant, client_id))
+            .is_some())
+    }
+
+    fn apis(&self, tenant: &str) -> Result<Vec<Api>, StoreError> {
+        Ok(of_tenant(&self.lock().apis, tenant)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+
+    fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().apis.remove(&key(tenant, identifier)).is_some())
+    }
+
     fn users_page(
         &self,
         tenant: &str,

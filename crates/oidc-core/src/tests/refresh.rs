@@ -80,6 +80,66 @@ fn non_rotating_tokens_stay_the_same() {
     assert!(h.refresh("legacy", &t0).is_ok());
 }
 
+/// Auth0: a client's policy reaches live refresh tokens at their next exchange.
+#[test]
+fn a_client_policy_change_reaches_live_tokens_at_their_next_exchange() {
+    let mut h = Harness::default();
+    let t0 = token(&h.login("legacy", OFFLINE).unwrap());
+    let family_id = h.refresh_keys.parse("acme", &t0).unwrap().family_id;
+    let mut client = h.store.client("acme", "legacy").unwrap().unwrap();
+    client.refresh_token.rotating = true;
+    client.refresh_token.overlap_secs = 0;
+    client.refresh_token.idle_lifetime_secs = Some(60);
+    h.store.put_client("acme", &client).unwrap();
+    // Rotation turned on: the next exchange rotates, and the old token is then reuse.
+    let t1 = token(&h.refresh("legacy", &t0).unwrap());
+    assert_ne!(t1, t0);
+    let family = h.store.refresh_family("acme", &family_id).unwrap().unwrap();
+    assert!(family.rotating);
+    assert_eq!(
+        family.idle_expires_at,
+        Some(h.now + 60_000),
+        "idle follows the setting"
+    );
+    // Rotation turned off again: the live token stays, and no new one is issued.
+    client.refresh_token.rotating = false;
+    h.store.put_client("acme", &client).unwrap();
+    assert_eq!(h.refresh("legacy", &t1).unwrap().refresh_token, None);
+    assert!(h.refresh("legacy", &t1).is_ok());
+    assert_eq!(
+        h.refresh("legacy", &t0).unwrap_err(),
+        unknown(),
+        "t0 was rotated away"
+    );
+}
+
+/// A non-expiring family becomes expiring once its client sets an absolute lifetime.
+#[test]
+fn configuring_an_expiration_makes_non_expiring_tokens_expire() {
+    let mut h = Harness::default();
+    let mut client = h.store.client("acme", "legacy").unwrap().unwrap();
+    client.refresh_token.absolute_lifetime_secs = None;
+    client.refresh_token.idle_lifetime_secs = None;
+    h.store.put_client("acme", &client).unwrap();
+    let t0 = token(&h.login("legacy", OFFLINE).unwrap());
+    let family_id = h.refresh_keys.parse("acme", &t0).unwrap().family_id;
+    assert_eq!(
+        h.store
+            .refresh_family("acme", &family_id)
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        None
+    );
+    client.refresh_token.absolute_lifetime_secs = Some(100);
+    h.store.put_client("acme", &client).unwrap();
+    h.refresh("legacy", &t0).unwrap();
+    let family = h.store.refresh_family("acme", &family_id).unwrap().unwrap();
+    assert_eq!(family.expires_at, Some(h.now + 100_000));
+    h.advance_secs(101);
+    assert_eq!(h.refresh("legacy", &t0).unwrap_err(), unknown());
+}
+
 /// A replay that read the family before a revocation must not answer after it (defect 5).
 #[test]
 fn a_replay_is_ordered_against_a_revocation() {

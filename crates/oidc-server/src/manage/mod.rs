@@ -4,7 +4,10 @@
 //! the tenant's fair share, and after a change reloads the tenant's runtime and waits for the
 //! change to be durable before it answers, so the next request already sees it.
 
+mod apis;
+mod clients;
 mod error;
+mod keys;
 mod refresh_tokens;
 mod rules;
 mod rules_configs;
@@ -82,6 +85,37 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             &format!("/{PREFIX}/device-credentials/{{id}}"),
             axum::routing::delete(refresh_tokens::delete_device_credential),
+        )
+        .route(
+            &format!("/{PREFIX}/clients"),
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            &format!("/{PREFIX}/clients/{{id}}"),
+            get(clients::get)
+                .patch(clients::update)
+                .delete(clients::delete),
+        )
+        .route(
+            &format!("/{PREFIX}/clients/{{id}}/rotate-secret"),
+            axum::routing::post(clients::rotate_secret),
+        )
+        .route(
+            &format!("/{PREFIX}/resource-servers"),
+            get(apis::list).post(apis::create),
+        )
+        .route(
+            &format!("/{PREFIX}/resource-servers/{{id}}"),
+            get(apis::get).patch(apis::update).delete(apis::delete),
+        )
+        .route(&format!("/{PREFIX}/keys/signing"), get(keys::list))
+        .route(
+            &format!("/{PREFIX}/keys/signing/rotate"),
+            axum::routing::post(keys::rotate),
+        )
+        .route(
+            &format!("/{PREFIX}/keys/signing/{{kid}}/revoke"),
+            axum::routing::put(keys::revoke),
         )
         .route(
             &format!("/{PREFIX}/{{*rest}}"),

@@ -1,0 +1,159 @@
+//! `/api/v2/clients`: applications, their grants, callbacks, metadata and refresh-token
+//! policy in Auth0's shape. A secret is in the answer of a create or a rotation, once.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use oidc_core::manage::clients::{self, ClientFields, RefreshTokenSettings};
+use oidc_core::{AuthMethod, Client, Secret, SystemEntropy};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Id, MgmtError, Paging, Target, query};
+use crate::state::AppState;
+
+/// A client as the API shows it; `secret` only right after it was made.
+pub(crate) fn view(client: &Client, secret: Option<&Secret>) -> Value {
+    let mut out = json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "app_type": clients::app_type(client),
+        "token_endpoint_auth_method": client.auth_method,
+        "grant_types": client.grant_types,
+        "callbacks": client.redirect_uris,
+        "client_metadata": client.metadata,
+        "refresh_token": RefreshTokenSettings::from_policy(&client.refresh_token),
+        "jwt_configuration": { "lifetime_in_seconds": client.id_token_lifetime_secs },
+        "api_grants": client.api_grants,
+    });
+    if let (Some(secret), Some(fields)) = (secret, out.as_object_mut()) {
+        fields.insert("client_secret".into(), secret.expose().into());
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JwtConfiguration {
+    lifetime_in_seconds: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ClientBody {
+    name: Option<String>,
+    app_type: Option<String>,
+    token_endpoint_auth_method: Option<AuthMethod>,
+    grant_types: Option<Vec<String>>,
+    callbacks: Option<Vec<String>>,
+    client_metadata: Option<BTreeMap<String, String>>,
+    refresh_token: Option<RefreshTokenSettings>,
+    jwt_configuration: Option<JwtConfiguration>,
+    api_grants: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl ClientBody {
+    fn fields(body: Result<Json<ClientBody>, JsonRejection>) -> Result<ClientFields, MgmtError> {
+        let Json(body) = body.map_err(|e| MgmtError::bad_request("invalid_body", e.body_text()))?;
+        Ok(ClientFields {
+            name: body.name,
+            app_type: body.app_type,
+            token_endpoint_auth_method: body.token_endpoint_auth_method,
+            grant_types: body.grant_types,
+            callbacks: body.callbacks,
+            client_metadata: body.client_metadata,
+            refresh_token: body.refresh_token,
+            id_token_lifetime_secs: body.jwt_configuration.map(|jwt| jwt.lifetime_in_seconds),
+            api_grants: body.api_grants,
+        })
+    }
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    target: Target,
+    params: Result<Query<Paging>, QueryRejection>,
+) -> Result<Json<Value>, MgmtError> {
+    let paging = query(params)?;
+    super::read(&state, target, "read:clients", move |call| {
+        let all = clients::list(call.store(), call.id()).map_err(MgmtError::managing("client"))?;
+        paging.page("clients", all.iter().map(|c| view(c, None)).collect())
+    })
+    .await
+    .map(Json)
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    target: Target,
+    Path(Id { id }): Path<Id>,
+) -> Result<Json<Value>, MgmtError> {
+    super::read(&state, target, "read:clients", move |call| {
+        clients::get(call.store(), call.id(), &id)
+            .map(|client| view(&client, None))
+            .map_err(MgmtError::managing("client"))
+    })
+    .await
+    .map(Json)
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    target: Target,
+    body: Result<Json<ClientBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), MgmtError> {
+    let fields = ClientBody::fields(body)?;
+    let out = super::write(&state, target, "create:clients", move |call| {
+        let (client, secret) = clients::create(call.store(), call.id(), fields, &mut SystemEntropy)
+            .map_err(MgmtError::managing("client"))?;
+        Ok(view(&client, secret.as_ref()))
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    target: Target,
+    Path(Id { id }): Path<Id>,
+    body: Result<Json<ClientBody>, JsonRejection>,
+) -> Result<Json<Value>, MgmtError> {
+    let fields = ClientBody::fields(body)?;
+    super::write(&state, target, "update:clients", move |call| {
+        clients::update(call.store(), call.id(), &id, fields)
+            .map(|client| view(&client, None))
+            .map_err(MgmtError::managing("client"))
+    })
+    .await
+    .map(Json)
+}
+
+pub(crate) async fn rotate_secret(
+    State(state): State<AppState>,
+    target: Target,
+    Path(Id { id }): Path<Id>,
+) -> Result<Json<Value>, MgmtError> {
+    super::write(&state, target, "update:client_keys", move |call| {
+        let (client, secret) =
+            clients::rotate_secret(call.store(), call.id(), &id, &mut SystemEntropy)
+                .map_err(MgmtError::managing("client"))?;
+        Ok(view(&client, Some(&secret)))
+    })
+    .await
+    .map(Json)
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    target: Target,
+    Path(Id { id }): Path<Id>,
+) -> Result<StatusCode, MgmtError> {
+    super::write(&state, target, "delete:clients", move |call| {
+        clients::delete(call.store(), call.id(), &id).map_err(MgmtError::managing("client"))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
