@@ -17,6 +17,7 @@
     )
 )]
 
+pub mod audit;
 pub mod claims;
 mod error;
 pub mod grants;

@@ -1,5 +1,6 @@
 //! `POST /oauth/revoke` (RFC 7009).
 
+use crate::audit::{LogEvent, codes};
 use crate::error::OAuthError;
 use crate::grants::{ClientCredentials, TokenContext, authenticate_client};
 use crate::refresh::lifecycle::revoke_family;
@@ -19,13 +20,24 @@ pub fn revoke(
     if let Some(family) = ctx.store.refresh_family(&ctx.tenant.id, &id.family_id)?
         && family.client_id == client.client_id
     {
-        revoke_family::<OAuthError>(
+        let revoked = revoke_family::<OAuthError>(
             ctx.store,
             &ctx.tenant.id,
             &family.id,
             "revoked by the client",
             ctx.now,
         )?;
+        if revoked {
+            ctx.audit.record(
+                LogEvent::new(
+                    codes::REVOKED,
+                    "Successful Refresh Token revocation",
+                    ctx.now,
+                )
+                .client(&family.client_id)
+                .user(&family.user_id),
+            );
+        }
     }
     Ok(())
 }

@@ -263,6 +263,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         client_id: &str,
     ) -> Result<rules_abi::Claims, StoreError>;
 
+    // Log events, keyed by their time-ordered ids.
+    fn append_logs(
+        &self,
+        tenant: &str,
+        events: &[crate::audit::LogEvent],
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` events after `after` in id order (oldest first), or, `newest_first`,
+    /// before `after` from the newest.
+    fn logs(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<crate::audit::LogEvent>, StoreError>;
+    fn log(&self, tenant: &str, id: &str) -> Result<Option<crate::audit::LogEvent>, StoreError>;
+    /// Deletes every event but the newest `keep`, and every event with an id before
+    /// `before` (a date prefix). Returns how many it deleted.
+    fn trim_logs(&self, tenant: &str, keep: usize, before: &str) -> Result<usize, StoreError>;
+
     // The deployment's own records (its wrapped secret), outside every tenant.
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Sets `name` to `value` if it still holds `expected` (`None`: absent).

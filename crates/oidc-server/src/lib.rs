@@ -22,6 +22,7 @@ mod clock;
 mod durability;
 mod error;
 mod fair;
+mod journal;
 mod manage;
 mod operator;
 mod paths;

@@ -1,6 +1,9 @@
 //! oidc-core's rule ports over `rules-host`: running a tenant's chain, and checking uploads.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+use serde_json::{Value, json};
 
 use oidc_core::manage::rules::ModuleCheck;
 use oidc_core::{RuleRunError, RuleRunner, Tenant};
@@ -14,6 +17,21 @@ pub(crate) struct TenantRules<'a> {
     pub(crate) chain: &'a Result<Vec<ChainRule>, String>,
     pub(crate) configuration: &'a BTreeMap<String, String>,
     pub(crate) limits: &'a RuleLimits,
+    /// What the chain's rules did (log lines, fuel, time, a failure), for the tenant's log.
+    pub(crate) report: Mutex<Vec<Value>>,
+}
+
+impl TenantRules<'_> {
+    pub(crate) fn take_report(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.report.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn note(&self, entry: Value) {
+        self.report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(entry);
+    }
 }
 
 /// The engine's full validation of an upload: everything `RuleHost::load` checks, and a
@@ -43,8 +61,21 @@ impl RuleRunner for TenantRules<'_> {
             description: description.clone(),
         })?;
         match self.host.run_chain(chain, input, self.limits) {
-            Ok(outcome) => Ok(outcome.outcome),
+            Ok(outcome) => {
+                for run in &outcome.runs {
+                    self.note(json!({
+                        "rule": run.rule,
+                        "log": run.log,
+                        "log_truncated": run.log_truncated,
+                        "fuel_used": run.fuel_used,
+                        "duration_us": run.duration.as_micros() as u64,
+                    }));
+                }
+                Ok(outcome.outcome)
+            }
             Err(error) => {
+                // The tenant's own rule failed: the tenant's log says which and how.
+                self.note(json!({ "error": error.to_string() }));
                 // The full error (trap message included) is for the operator's log only.
                 tracing::warn!(tenant = %tenant.id, "rule chain failed: {error}");
                 Err(RuleRunError {

@@ -98,6 +98,24 @@ pub(crate) async fn sweep_all(state: &AppState) -> Result<Swept, StoreError> {
                 None => break,
             }
         }
+        // The tenant's log keeps its newest events, within its age.
+        let Ok(worker) = state.worker(SWEEP).await else {
+            return Ok(total);
+        };
+        let (store, tenant_id) = (state.store().clone(), tenant.clone());
+        let retention = oidc_core::audit::Retention::default();
+        let oldest_kept = state.now().saturating_sub(retention.max_age_ms);
+        let trimmed = tokio::task::spawn_blocking(move || {
+            store.trim_logs(
+                &tenant_id,
+                retention.max_events,
+                &format!("{oldest_kept:013}"),
+            )
+        })
+        .await
+        .map_err(|e| StoreError::backend("sweep task", e))??;
+        drop(worker);
+        total.logs_trimmed += trimmed;
     }
     if total.deleted + total.unsealed > 0 {
         state.commit().await?;

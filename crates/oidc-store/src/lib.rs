@@ -60,6 +60,8 @@ pub struct SledStore {
     modules: sled::Tree,
     /// Families, their per-user index and `/userinfo` claims: what an issuance writes.
     issuance: sled::Tree,
+    /// Tenant log events, by time-ordered id.
+    logs: sled::Tree,
 }
 
 /// The store could not open.
@@ -141,6 +143,7 @@ impl SledStore {
             rule_sets: db.open_tree("rule_sets")?,
             modules: db.open_tree("modules")?,
             issuance: db.open_tree("issuance")?,
+            logs: db.open_tree("logs")?,
             meta,
             db,
         })
@@ -151,9 +154,26 @@ impl SledStore {
         self.db.flush().map(drop).map_err(failed("flush"))
     }
 
-    /// A checksum of every record: tests use it to show a failed request changed nothing.
+    /// A checksum of every record but the tenant log (which records failed requests too):
+    /// tests use it to show a failed request changed nothing else.
     pub fn checksum(&self) -> Result<u32, StoreError> {
-        self.db.checksum().map_err(failed("checksum"))
+        let mut sum = 0u32;
+        for tree in [
+            &self.meta,
+            &self.tenants,
+            &self.hosts,
+            &self.keys,
+            &self.clients,
+            &self.apis,
+            &self.users,
+            &self.logins,
+            &self.rule_sets,
+            &self.modules,
+            &self.issuance,
+        ] {
+            sum = sum.rotate_left(5) ^ tree.checksum().map_err(failed("checksum"))?;
+        }
+        Ok(sum)
     }
 
     /// Bytes the store occupies on disk.
@@ -316,6 +336,7 @@ impl Store for SledStore {
             &self.logins,
             &self.modules,
             &self.issuance,
+            &self.logs,
         ] {
             for entry in tree.scan_prefix(&prefix).keys() {
                 tree.remove(entry.map_err(failed("delete tenant"))?)
@@ -422,6 +443,91 @@ impl Store for SledStore {
 
     fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
         Self::remove(&self.apis, "apis", tenant, identifier)
+    }
+
+    fn append_logs(
+        &self,
+        tenant: &str,
+        events: &[oidc_core::audit::LogEvent],
+    ) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        let mut batch = sled::Batch::default();
+        for event in events {
+            batch.insert(key(tenant, &[checked_id(&event.id)?]), encode(event)?);
+        }
+        self.logs.apply_batch(batch).map_err(failed("logs"))
+    }
+
+    fn logs(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<oidc_core::audit::LogEvent>, StoreError> {
+        use std::ops::Bound;
+        let prefix = tenant_prefix(tenant);
+        let decode_entry = |entry: sled::Result<(sled::IVec, sled::IVec)>| {
+            decode("logs", &entry.map_err(failed("logs"))?.1)
+        };
+        if newest_first {
+            let end = match after {
+                Some(after) => key(tenant, &[after]),
+                // Just past the tenant's keys: `tenant NUL` becomes `tenant 0x01`.
+                None => {
+                    let mut end = prefix.clone();
+                    end.pop();
+                    end.push(1);
+                    end
+                }
+            };
+            let end = Bound::Excluded(end);
+            self.logs
+                .range((Bound::Included(prefix.clone()), end))
+                .rev()
+                .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+                .take(limit)
+                .map(decode_entry)
+                .collect()
+        } else {
+            let start = match after {
+                Some(after) => Bound::Excluded(key(tenant, &[after])),
+                None => Bound::Included(prefix.clone()),
+            };
+            self.logs
+                .range((start, Bound::Unbounded))
+                .take_while(|entry| entry.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
+                .take(limit)
+                .map(decode_entry)
+                .collect()
+        }
+    }
+
+    fn log(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<oidc_core::audit::LogEvent>, StoreError> {
+        Self::get(&self.logs, "logs", key(tenant, &[id]))
+    }
+
+    fn trim_logs(&self, tenant: &str, keep: usize, before: &str) -> Result<usize, StoreError> {
+        let prefix = tenant_prefix(tenant);
+        let cutoff = key(tenant, &[before]);
+        // Newest first: everything past the first `keep`, or older than the cutoff, goes.
+        let mut doomed = Vec::new();
+        for (i, entry) in self.logs.scan_prefix(&prefix).keys().rev().enumerate() {
+            let log_key = entry.map_err(failed("logs"))?;
+            if i >= keep || log_key.as_ref() < cutoff.as_slice() {
+                doomed.push(log_key);
+            }
+        }
+        let mut batch = sled::Batch::default();
+        for log_key in &doomed {
+            batch.remove(log_key.clone());
+        }
+        self.logs.apply_batch(batch).map_err(failed("logs"))?;
+        Ok(doomed.len())
     }
 
     fn users_page(

@@ -2,6 +2,7 @@
 
 mod access;
 mod clients;
+mod logs;
 mod operator;
 mod rules;
 mod rules_try;

@@ -83,7 +83,7 @@ type = "confidential"
 auth_method = "client_secret_post"
 secret = "manager-secret-0123456789-0123456789-ab"
 grant_types = ["client_credentials"]
-api_grants = { "{base}/t/acme/api/v2/" = ["read:rules", "create:rules", "update:rules", "delete:rules", "read:rules_configs", "update:rules_configs", "delete:rules_configs", "read:users", "create:users", "update:users", "delete:users", "read:refresh_tokens", "delete:refresh_tokens", "read:device_credentials", "delete:device_credentials", "read:clients", "create:clients", "update:clients", "delete:clients", "update:client_keys", "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers", "read:signing_keys", "create:signing_keys", "update:signing_keys"] }
+api_grants = { "{base}/t/acme/api/v2/" = ["read:rules", "create:rules", "update:rules", "delete:rules", "read:rules_configs", "update:rules_configs", "delete:rules_configs", "read:users", "create:users", "update:users", "delete:users", "read:refresh_tokens", "delete:refresh_tokens", "read:device_credentials", "delete:device_credentials", "read:clients", "create:clients", "update:clients", "delete:clients", "update:client_keys", "read:resource_servers", "create:resource_servers", "update:resource_servers", "delete:resource_servers", "read:signing_keys", "create:signing_keys", "update:signing_keys", "read:logs"] }
 
 [[tenant.client]]
 client_id = "rule-reader"

@@ -67,6 +67,7 @@ pub(super) fn grant(ctx: &TokenContext<'_>, request: &TokenRequest) -> Result<Is
     Ok(Issued {
         response,
         wrote: false,
+        user_id: None,
     })
 }
 

@@ -17,6 +17,8 @@ use crate::store::{Change, UserinfoWrite};
 pub struct Issued {
     pub response: TokenResponse,
     pub wrote: bool,
+    /// Whom the tokens are for (none for `client_credentials`): for the tenant's log.
+    pub user_id: Option<String>,
 }
 
 /// Access-token lifetime when no API was requested (a `/userinfo` token), as Auth0's.

@@ -35,6 +35,8 @@ pub struct TokenContext<'a> {
     pub refresh_keys: &'a RefreshKeys,
     /// Brute-force protection for password logins.
     pub throttle: &'a LoginThrottle,
+    /// Where the events only the domain sees are recorded (reuse, revocation, eviction).
+    pub audit: &'a dyn crate::audit::Audit,
     pub tenant: &'a Tenant,
     /// `{issuer}userinfo`: an audience of every token that grants `openid`.
     pub userinfo_url: &'a str,

@@ -2,6 +2,7 @@
 
 use rules_abi::Protocol;
 
+use crate::audit::{LogEvent, codes};
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
@@ -12,6 +13,21 @@ use crate::refresh::{MAX_LIVE_PER_USER_AND_CLIENT, RefreshFamily};
 use crate::scope;
 use crate::secret::{self, Entropy, Secret};
 use crate::store::{Change, FamilyWrite};
+
+/// Auth0's `limit_wc`: a login refused by brute-force protection.
+pub fn blocked_event(
+    blocked: &OAuthError,
+    client_id: &str,
+    username: &str,
+    request: &TokenRequest,
+    now: crate::UnixMillis,
+) -> LogEvent {
+    let mut event = LogEvent::new(codes::BLOCKED_ACCOUNT, blocked.description.clone(), now)
+        .client(client_id)
+        .from(&request.info);
+    event.user_name = Some(username.to_owned());
+    event
+}
 
 /// An Argon2id hash of a random password, verified when the user does not exist so that the
 /// answer takes as long either way.
@@ -56,7 +72,16 @@ pub fn verify(ctx: &TokenContext<'_>, request: &TokenRequest) -> Result<Verified
 
     let tenant = &ctx.tenant.id;
     let ip = request.info.ip.as_deref().unwrap_or_default();
-    ctx.throttle.check(tenant, username, ip, ctx.now)?;
+    if let Err(blocked) = ctx.throttle.check(tenant, username, ip, ctx.now) {
+        ctx.audit.record(blocked_event(
+            &blocked,
+            &client.client_id,
+            username,
+            request,
+            ctx.now,
+        ));
+        return Err(blocked);
+    }
     let user = ctx.store.user_by_login(tenant, username)?;
     let hash = user
         .as_ref()
@@ -114,7 +139,7 @@ pub fn issue(
     let refresh = if scope::contains(&grant.scope, "offline_access") {
         // Auth0 keeps 200 live refresh tokens per user and client: make room first, so a
         // failure here creates nothing.
-        enforce_cap::<OAuthError>(
+        let evicted = enforce_cap::<OAuthError>(
             ctx.store,
             tenant,
             &user.user_id,
@@ -122,6 +147,18 @@ pub fn issue(
             MAX_LIVE_PER_USER_AND_CLIENT - 1,
             ctx.now,
         )?;
+        if evicted > 0 {
+            let mut event = LogEvent::new(
+                codes::TOKEN_EXCESS,
+                "Refresh token excess warning: the oldest refresh tokens were revoked",
+                ctx.now,
+            )
+            .client(&client.client_id)
+            .user(&user.user_id)
+            .from(&request.info);
+            event.details = serde_json::json!({ "revoked": evicted });
+            ctx.audit.record(event);
+        }
         let family_id = new_family_id(entropy);
         let token = ctx
             .refresh_keys
@@ -162,6 +199,7 @@ pub fn issue(
     Ok(Issued {
         response,
         wrote: !change.is_empty(),
+        user_id: Some(user.user_id.clone()),
     })
 }
 

@@ -7,6 +7,7 @@
 
 use rules_abi::Protocol;
 
+use crate::audit::{LogEvent, codes};
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
@@ -64,14 +65,14 @@ fn attempt(
     let decision = family.decide(presented.id.generation, &presented.token.hash(), ctx.now);
     let replayed = match decision {
         Exchange::Dead | Exchange::Unknown => return Err(OAuthError::unknown_refresh_token()),
-        Exchange::Reuse => return Err(reuse(ctx, &family)?),
+        Exchange::Reuse => return Err(reuse(ctx, request, &family)?),
         Exchange::ReplaySuccessor => {
             let sealed = family.sealed_successor.as_deref().unwrap_or_default();
             match ctx.refresh_keys.open(sealed, presented.token, &family.id) {
                 Some(successor) => Some(successor),
                 // An authentic token of the previous generation that is not the previous
                 // token: only whoever holds the token key can make one. Treat it as reuse.
-                None => return Err(reuse(ctx, &family)?),
+                None => return Err(reuse(ctx, request, &family)?),
             }
         }
         Exchange::Rotate | Exchange::Keep => None,
@@ -161,6 +162,7 @@ fn attempt(
             return Ok(Attempt::Done(Issued {
                 response,
                 wrote: true,
+                user_id: Some(family.user_id.clone()),
             }));
         }
         // Another exchange wrote first. A replay or a non-rotating exchange stays valid as
@@ -186,8 +188,22 @@ fn attempt(
 }
 
 /// An old token came back: the family is presumed stolen and dies (Auth0's reuse detection).
-fn reuse(ctx: &TokenContext<'_>, family: &RefreshFamily) -> Result<OAuthError, OAuthError> {
+fn reuse(
+    ctx: &TokenContext<'_>,
+    request: &TokenRequest,
+    family: &RefreshFamily,
+) -> Result<OAuthError, OAuthError> {
     revoke_family::<OAuthError>(ctx.store, &ctx.tenant.id, &family.id, REUSED, ctx.now)?;
+    ctx.audit.record(
+        LogEvent::new(
+            codes::REUSE_DETECTED,
+            "Unsuccessful Refresh Token exchange, reused refresh token detected",
+            ctx.now,
+        )
+        .client(&family.client_id)
+        .user(&family.user_id)
+        .from(&request.info),
+    );
     Ok(OAuthError::unknown_refresh_token())
 }
 

@@ -120,6 +120,8 @@ pub struct Swept {
     pub unsealed: usize,
     /// Where the next step starts; `None` when the tenant's families are done.
     pub next: Option<String>,
+    /// Log events past the tenant's retention, deleted.
+    pub logs_trimmed: usize,
 }
 
 /// Sweeps up to `limit` families of a tenant after `after`: a dead family (revoked or

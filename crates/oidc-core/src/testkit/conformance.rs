@@ -26,6 +26,7 @@ macro_rules! store_conformance {
             logins_are_unique_per_tenant_and_follow_the_user,
             users_are_paged_by_id_and_deleted_with_their_logins_and_claims,
             clients_apis_and_keys_are_listed_and_deleted_per_tenant,
+            logs_are_kept_in_time_order_and_trimmed,
             deleting_a_tenant_deletes_all_of_it_and_nothing_else,
             userinfo_claims_are_kept_per_user_and_client,
             metadata_updates_merge_top_level_keys,
@@ -408,6 +409,61 @@ pub fn clients_apis_and_keys_are_listed_and_deleted_per_tenant(store: &dyn Store
     assert!(!store.delete_key("acme", "k1").unwrap());
     assert!(store.keys("acme").unwrap().is_empty());
     assert_eq!(store.keys("acme2").unwrap(), [key]);
+}
+
+pub fn logs_are_kept_in_time_order_and_trimmed(store: &dyn Store) {
+    use crate::audit::LogEvent;
+    let event = |date: u64, n: u64| {
+        let mut event = LogEvent::new("s", format!("event {n}"), date);
+        event.id = LogEvent::make_id(date, n);
+        event
+    };
+    let events: Vec<LogEvent> = (0..5).map(|n| event(T0 + n * 1000, n)).collect();
+    store.append_logs("acme", &events[2..]).unwrap();
+    store.append_logs("acme", &events[..2]).unwrap();
+    store.append_logs("acme2", &[event(T0, 9)]).unwrap();
+    let descriptions = |events: Vec<LogEvent>| {
+        events
+            .into_iter()
+            .map(|e| e.description)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        descriptions(store.logs("acme", None, 3, false).unwrap()),
+        ["event 0", "event 1", "event 2"]
+    );
+    assert_eq!(
+        descriptions(store.logs("acme", Some(&events[2].id), 10, false).unwrap()),
+        ["event 3", "event 4"]
+    );
+    assert_eq!(
+        descriptions(store.logs("acme", None, 2, true).unwrap()),
+        ["event 4", "event 3"]
+    );
+    assert_eq!(
+        descriptions(store.logs("acme", Some(&events[3].id), 2, true).unwrap()),
+        ["event 2", "event 1"]
+    );
+    assert_eq!(
+        store.log("acme", &events[1].id).unwrap(),
+        Some(events[1].clone())
+    );
+    assert_eq!(store.log("acme2", &events[1].id).unwrap(), None);
+    // Keep the newest three, and nothing before event 2's date: events 0 and 1 go.
+    let before = format!("{:013}", T0 + 1500);
+    assert_eq!(store.trim_logs("acme", 3, &before).unwrap(), 2);
+    assert_eq!(
+        descriptions(store.logs("acme", None, 10, false).unwrap()),
+        ["event 2", "event 3", "event 4"]
+    );
+    assert_eq!(store.trim_logs("acme", 1, "0").unwrap(), 2);
+    assert_eq!(
+        descriptions(store.logs("acme", None, 10, false).unwrap()),
+        ["event 4"]
+    );
+    assert_eq!(store.logs("acme2", None, 10, false).unwrap().len(), 1);
+    store.delete_tenant("acme").unwrap();
+    assert!(store.logs("acme", None, 10, false).unwrap().is_empty());
 }
 
 pub fn hosts_are_claimed_once_and_released_when_dropped(store: &dyn Store) {

@@ -152,6 +152,28 @@ impl<S: Store> Store for FailingStore<S> {
     fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
         self.write(|| self.inner.delete_api(tenant, identifier))
     }
+    fn append_logs(
+        &self,
+        tenant: &str,
+        events: &[crate::audit::LogEvent],
+    ) -> Result<(), StoreError> {
+        self.write(|| self.inner.append_logs(tenant, events))
+    }
+    fn logs(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<crate::audit::LogEvent>, StoreError> {
+        self.inner.logs(tenant, after, limit, newest_first)
+    }
+    fn log(&self, tenant: &str, id: &str) -> Result<Option<crate::audit::LogEvent>, StoreError> {
+        self.inner.log(tenant, id)
+    }
+    fn trim_logs(&self, tenant: &str, keep: usize, before: &str) -> Result<usize, StoreError> {
+        self.write(|| self.inner.trim_logs(tenant, keep, before))
+    }
     fn user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, StoreError> {
         self.inner.user(tenant, user_id)
     }

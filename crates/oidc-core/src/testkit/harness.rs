@@ -47,6 +47,8 @@ pub struct Harness<S: Store = MemoryStore> {
     pub now: UnixMillis,
     pub entropy: SeededEntropy,
     pub ip: String,
+    /// The events the domain recorded.
+    pub audit: crate::audit::Recorder,
 }
 
 impl Default for Harness<MemoryStore> {
@@ -86,6 +88,7 @@ impl<S: Store> Harness<S> {
             now: T0,
             entropy: SeededEntropy(1),
             ip: "203.0.113.7".into(),
+            audit: crate::audit::Recorder::default(),
         }
     }
 
@@ -98,6 +101,7 @@ impl<S: Store> Harness<S> {
             tenant: &self.tenant,
             userinfo_url: "https://acme.fixture.test/userinfo",
             throttle: &self.throttle,
+            audit: &self.audit,
             now: self.now,
         }
     }

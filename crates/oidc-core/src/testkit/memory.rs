@@ -24,6 +24,7 @@ struct Inner {
     modules: Keyed<Vec<u8>>,
     families: Keyed<RefreshFamily>,
     userinfo: BTreeMap<(String, String, String), rules_abi::Claims>,
+    logs: Keyed<crate::audit::LogEvent>,
     meta: BTreeMap<String, Vec<u8>>,
 }
 
@@ -109,6 +110,7 @@ impl Store for MemoryStore {
         inner.rule_sets.remove(id);
         inner.modules.retain(|k, _| mine(k));
         inner.families.retain(|k, _| mine(k));
+        inner.logs.retain(|k, _| mine(k));
         inner.userinfo.retain(|(tenant, _, _), _| tenant != id);
         Ok(())
     }
@@ -224,6 +226,67 @@ impl Store for MemoryStore {
 
     fn delete_api(&self, tenant: &str, identifier: &str) -> Result<bool, StoreError> {
         Ok(self.lock().apis.remove(&key(tenant, identifier)).is_some())
+    }
+
+    fn append_logs(
+        &self,
+        tenant: &str,
+        events: &[crate::audit::LogEvent],
+    ) -> Result<(), StoreError> {
+        checked_id(tenant)?;
+        for event in events {
+            checked_id(&event.id)?;
+        }
+        let mut inner = self.lock();
+        for event in events {
+            inner.logs.insert(key(tenant, &event.id), event.clone());
+        }
+        Ok(())
+    }
+
+    fn logs(
+        &self,
+        tenant: &str,
+        after: Option<&str>,
+        limit: usize,
+        newest_first: bool,
+    ) -> Result<Vec<crate::audit::LogEvent>, StoreError> {
+        let inner = self.lock();
+        let mine = of_tenant(&inner.logs, tenant);
+        Ok(if newest_first {
+            let all: Vec<_> = mine
+                .filter(|(id, _)| after.is_none_or(|after| *id < after))
+                .map(|(_, e)| e.clone())
+                .collect();
+            all.into_iter().rev().take(limit).collect()
+        } else {
+            mine.filter(|(id, _)| after.is_none_or(|after| *id > after))
+                .take(limit)
+                .map(|(_, e)| e.clone())
+                .collect()
+        })
+    }
+
+    fn log(&self, tenant: &str, id: &str) -> Result<Option<crate::audit::LogEvent>, StoreError> {
+        Ok(self.lock().logs.get(&key(tenant, id)).cloned())
+    }
+
+    fn trim_logs(&self, tenant: &str, keep: usize, before: &str) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let ids: Vec<String> = of_tenant(&inner.logs, tenant)
+            .map(|(id, _)| id.to_owned())
+            .collect();
+        let excess = ids.len().saturating_sub(keep);
+        let doomed: Vec<&String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(i, id)| *i < excess || id.as_str() < before)
+            .map(|(_, id)| id)
+            .collect();
+        for id in &doomed {
+            inner.logs.remove(&key(tenant, id));
+        }
+        Ok(doomed.len())
     }
 
     fn users_page(

@@ -8,6 +8,7 @@ mod apis;
 mod clients;
 mod error;
 mod keys;
+mod logs;
 mod refresh_tokens;
 mod rules;
 mod rules_configs;
@@ -108,6 +109,8 @@ pub(crate) fn routes() -> Router<AppState> {
             &format!("/{PREFIX}/resource-servers/{{id}}"),
             get(apis::get).patch(apis::update).delete(apis::delete),
         )
+        .route(&format!("/{PREFIX}/logs"), get(logs::list))
+        .route(&format!("/{PREFIX}/logs/{{id}}"), get(logs::get))
         .route(&format!("/{PREFIX}/keys/signing"), get(keys::list))
         .route(
             &format!("/{PREFIX}/keys/signing/rotate"),

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use oidc_core::audit::{LogEvent, codes};
 use oidc_core::manage::refresh_tokens::{self, REVOKED_BY_API};
 use oidc_core::manage::users;
 use oidc_core::refresh::RefreshFamily;
@@ -116,8 +117,19 @@ async fn revoke_one(
     scope: &'static str,
 ) -> Result<StatusCode, MgmtError> {
     super::write(&state, target, scope, move |call| {
+        let family = refresh_tokens::get(call.store(), call.id(), &id, call.now)
+            .map_err(MgmtError::managing("refresh_token"))?;
         refresh_tokens::revoke(call.store(), call.id(), &id, call.now)
-            .map_err(MgmtError::managing("refresh_token"))
+            .map_err(MgmtError::managing("refresh_token"))?;
+        let event = LogEvent::new(
+            codes::REVOKED,
+            "Refresh token revoked through the management API",
+            call.now,
+        )
+        .client(&family.client_id)
+        .user(&family.user_id);
+        crate::journal::append(call.state, call.id(), vec![event]);
+        Ok(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -68,7 +68,9 @@ async fn with_token_context<T: Send + 'static>(
                 chain: &tenant.chain,
                 configuration: &tenant.rules.configuration,
                 limits: state.limits(),
+                report: std::sync::Mutex::default(),
             };
+            let recorder = oidc_core::audit::Recorder::default();
             let ctx = TokenContext {
                 store: state.store().as_ref(),
                 rules: &rules,
@@ -77,9 +79,17 @@ async fn with_token_context<T: Send + 'static>(
                 tenant: &tenant.tenant,
                 userinfo_url: &tenant.paths.userinfo,
                 throttle: state.throttle(),
+                audit: &recorder,
                 now,
             };
-            work(&ctx)
+            let out = work(&ctx);
+            crate::journal::store(
+                &state,
+                &tenant.tenant.id,
+                recorder.take(),
+                rules.take_report(),
+            );
+            out
         })
         .await
 }

@@ -11,6 +11,7 @@ use oidc_core::{SystemEntropy, TokenRequest};
 
 use super::form;
 use crate::error::ApiError;
+use crate::journal;
 use crate::state::{AppState, Lane};
 use crate::tenancy::TenantCtx;
 
@@ -37,6 +38,20 @@ pub(crate) async fn token(
     if let Err(blocked) =
         oidc_core::grants::admit(state.throttle(), &tenant.tenant.id, &request, state.now())
     {
+        let client_id = match &request.credentials {
+            oidc_core::ClientCredentials::Basic { client_id, .. }
+            | oidc_core::ClientCredentials::Post { client_id, .. } => client_id.clone(),
+            oidc_core::ClientCredentials::Missing => String::new(),
+        };
+        let event = oidc_core::grants::password::blocked_event(
+            &blocked,
+            &client_id,
+            request.param("username").unwrap_or_default(),
+            &request,
+            state.now(),
+        );
+        let (logging, id) = (state.clone(), tenant.tenant.id.clone());
+        tokio::task::spawn_blocking(move || journal::append(&logging, &id, vec![event]));
         // A guesser in a loop waits for its 429 on a sleeping connection, not on a core.
         tokio::time::sleep(state.tarpit()).await;
         return Err(blocked.into());
@@ -49,7 +64,9 @@ pub(crate) async fn token(
         password_login(&state, tenant, request).await?
     } else {
         super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
-            oidc_core::exchange(ctx, &request, &mut SystemEntropy)
+            let result = oidc_core::exchange(ctx, &request, &mut SystemEntropy);
+            journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
+            result
         })
         .await?
     };
@@ -87,7 +104,13 @@ async fn password_login(
         state,
         std::sync::Arc::clone(&tenant),
         Lane::Slow,
-        move |ctx| oidc_core::grants::password::verify(ctx, &verifying),
+        move |ctx| {
+            let verified = oidc_core::grants::password::verify(ctx, &verifying);
+            if let Err(error) = &verified {
+                journal::record_outcome(ctx.audit, &verifying, Err(error), ctx.now);
+            }
+            verified
+        },
     )
     .await?;
     let login = match login {
@@ -95,7 +118,9 @@ async fn password_login(
         Err(error) => return Ok(Err(error)),
     };
     super::with_token_context(state, tenant, Lane::Normal, move |ctx| {
-        oidc_core::grants::password::issue(ctx, &request, login, &mut SystemEntropy)
+        let result = oidc_core::grants::password::issue(ctx, &request, login, &mut SystemEntropy);
+        journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
+        result
     })
     .await
 }
