@@ -76,7 +76,7 @@ async fn post(
 /// The quiet tenant's clients: each logs in, then follows its own chain.
 async fn quiet_load(addr: &str, per_client: usize) -> Figures {
     let url = format!("{addr}/t/quiet/oauth/token");
-    let http = reqwest::Client::new();
+    let http = claimsmith_tests::http();
     let mut chains = Vec::new();
     for _ in 0..QUIET_CLIENTS {
         let (status, body) = post(
@@ -140,7 +140,7 @@ async fn quiet_load(addr: &str, per_client: usize) -> Figures {
 /// answers by status.
 fn flood(addr: &str, stop: Arc<AtomicBool>) -> Vec<tokio::task::JoinHandle<BTreeMap<u16, u64>>> {
     let url = format!("{addr}/t/flooded/oauth/token");
-    let http = reqwest::Client::new();
+    let http = claimsmith_tests::http();
     let counter = Arc::new(AtomicU64::new(0));
     (0..FLOOD_CLIENTS)
         .map(|_| {

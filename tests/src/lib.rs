@@ -2,6 +2,13 @@
 //! socket with a real sled directory, shared by the e2e tests, the demo and the benchmarks.
 
 pub mod load;
+
+/// An HTTP client. reqwest's TLS here uses the process's rustls provider (the CLI's, on
+/// aws-lc, like the server's cryptography), installed once.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
+}
 pub mod process;
 mod rules_kit;
 pub mod server;

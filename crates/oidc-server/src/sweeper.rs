@@ -21,20 +21,25 @@ const SWEEP: &str = "*sweep*";
 #[derive(Debug)]
 pub(crate) struct Sweeper {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Sweeper {
     /// Starts sweeping now and every `every`, for as long as the state lives.
     pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Sweeper {
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             // The first tick is now: the sweep at start is the same code path as the timer's.
             let mut timer = tokio::time::interval(every);
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                timer.tick().await;
+                tokio::select! {
+                    _ = timer.tick() => {}
+                    _ = stopping.changed() => return,
+                }
                 let Some(inner) = state.upgrade() else { return };
                 let state = AppState::from_inner(inner);
-                match sweep_all(&state).await {
+                match sweep_until(&state, Some(&stopping)).await {
                     Ok(swept) if swept.deleted + swept.unsealed > 0 => tracing::info!(
                         deleted = swept.deleted,
                         unsealed = swept.unsealed,
@@ -51,18 +56,21 @@ impl Sweeper {
         });
         Sweeper {
             task: Mutex::new(Some(task)),
+            stop,
         }
     }
 
-    /// Stops the task and waits until it has let go of the state.
+    /// Stops the task and waits until it has let go of the state and the store: a page in
+    /// progress finishes (it is bounded), so no blocking call still holds the store once this
+    /// returns, and the data directory can be opened again.
     pub(crate) async fn stop(&self) {
+        let _ = self.stop.send(true);
         let task = self
             .task
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(task) = task {
-            task.abort();
             let _ = task.await;
         }
     }
@@ -70,10 +78,22 @@ impl Sweeper {
 
 /// One pass over every tenant.
 pub(crate) async fn sweep_all(state: &AppState) -> Result<Swept, StoreError> {
+    sweep_until(state, None).await
+}
+
+/// One pass over every tenant, cut short between pages once `stopping` turns true.
+async fn sweep_until(
+    state: &AppState,
+    stopping: Option<&tokio::sync::watch::Receiver<bool>>,
+) -> Result<Swept, StoreError> {
+    let stopped = || stopping.is_some_and(|stopping| *stopping.borrow());
     let mut total = Swept::default();
     for tenant in state.tenant_ids() {
         let mut after: Option<String> = None;
         loop {
+            if stopped() {
+                return Ok(total);
+            }
             let Ok(worker) = state.worker(SWEEP).await else {
                 // Busy: the next pass finishes the job.
                 return Ok(total);

@@ -1,6 +1,7 @@
 //! The management and operator APIs, over HTTP: tenants manage themselves.
 
 mod access;
+mod cli;
 mod clients;
 mod logs;
 mod operator;

@@ -66,7 +66,7 @@ async fn login_at(addr: &str) -> serde_json::Value {
     ];
     params.extend_from_slice(&WEB);
     params.extend_from_slice(&ALICE);
-    let response = reqwest::Client::new()
+    let response = claimsmith_tests::http()
         .post(format!("{addr}/t/acme/oauth/token"))
         .form(&params)
         .send()
@@ -79,7 +79,7 @@ async fn login_at(addr: &str) -> serde_json::Value {
 async fn refresh_at(addr: &str, token: &str) -> u16 {
     let mut params = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
     params.extend_from_slice(&WEB);
-    reqwest::Client::new()
+    claimsmith_tests::http()
         .post(format!("{addr}/t/acme/oauth/token"))
         .form(&params)
         .send()

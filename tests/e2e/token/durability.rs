@@ -92,7 +92,7 @@ fn spawn(dir: &std::path::Path) -> Process {
 #[tokio::test]
 async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back() {
     let dir = deployment_dir(SEED, "http://claimsmith.test");
-    let http = reqwest::Client::new();
+    let http = claimsmith_tests::http();
     let token = |addr: &str, params: Vec<(&str, String)>| {
         let request = http
             .post(format!("{addr}/t/acme/oauth/token"))

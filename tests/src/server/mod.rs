@@ -161,7 +161,7 @@ impl TestServer {
             state,
             store,
             settings,
-            http: reqwest::Client::new(),
+            http: crate::http(),
             dir,
             seed,
             shutdown: Some(shutdown),

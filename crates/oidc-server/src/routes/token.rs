@@ -51,7 +51,8 @@ pub(crate) async fn token(
             state.now(),
         );
         let (logging, id) = (state.clone(), tenant.tenant.id.clone());
-        tokio::task::spawn_blocking(move || journal::append(&logging, &id, vec![event]));
+        let _ =
+            tokio::task::spawn_blocking(move || journal::append(&logging, &id, vec![event])).await;
         // A guesser in a loop waits for its 429 on a sleeping connection, not on a core.
         tokio::time::sleep(state.tarpit()).await;
         return Err(blocked.into());

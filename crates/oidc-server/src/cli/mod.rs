@@ -1,5 +1,9 @@
 //! The `claimsmith` command line: open the store, check the operator key, apply the seed,
-//! serve; or make an operator key, or rotate it.
+//! serve; or make an operator key, or rotate it; or, as a thin client of a running server's
+//! operator and management APIs, manage tenants, rules, users and the rest (`manage.rs`).
+
+mod manage;
+mod remote;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,77 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve (what `claimsmith` does without a command).
+    Serve(Serve),
+    /// Tenants, through the operator API.
+    Tenants {
+        #[command(subcommand)]
+        command: manage::Tenants,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// Rules: deploy a module, list, enable, disable, delete, try.
+    Rules {
+        #[command(subcommand)]
+        command: manage::Rules,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// The configuration rules share (rules-configs).
+    Config {
+        #[command(subcommand)]
+        command: manage::Config,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// The tenant's log: the newest events, or `--follow` them.
+    Logs {
+        #[arg(long)]
+        follow: bool,
+        /// Only events of this type (s, f, sertft, fertft, ferrt, srrt, …).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        /// Only events of this user.
+        #[arg(long)]
+        user: Option<String>,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// Refresh tokens: list a user's, revoke.
+    Tokens {
+        #[command(subcommand)]
+        command: manage::Tokens,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// Signing keys: list, rotate, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: manage::Keys,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// Clients (applications).
+    Clients {
+        #[command(subcommand)]
+        command: manage::Clients,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// APIs (resource servers).
+    Apis {
+        #[command(subcommand)]
+        command: manage::Apis,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
+    /// Users.
+    Users {
+        #[command(subcommand)]
+        command: manage::Users,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
     /// Print a new operator key (32 random bytes, base64) for a key file.
     Keygen,
     /// Re-encrypt every secret at rest under a new operator key. Run it with the server
@@ -180,7 +255,60 @@ pub async fn run() -> anyhow::Result<()> {
             key_file,
             new_key_file,
         }) => rekey(&data, &key_file, &new_key_file),
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(remote_command) => {
+            if let Err(failure) = remote(remote_command).await {
+                // The code is the script's to read (see `remote::exit`).
+                std::process::exit(failure.report());
+            }
+            Ok(())
+        }
         None => serve(cli.serve).await,
+    }
+}
+
+/// Runs a remote command.
+async fn remote(command: Command) -> Result<(), remote::Failure> {
+    match command {
+        Command::Tenants {
+            command,
+            connection,
+        } => manage::tenants(connection.resolve()?, command).await,
+        Command::Rules {
+            command,
+            connection,
+        } => manage::rules(connection.resolve()?, command).await,
+        Command::Config {
+            command,
+            connection,
+        } => manage::config(connection.resolve()?, command).await,
+        Command::Logs {
+            follow,
+            kind,
+            user,
+            connection,
+        } => manage::logs(connection.resolve()?, follow, kind, user).await,
+        Command::Tokens {
+            command,
+            connection,
+        } => manage::tokens(connection.resolve()?, command).await,
+        Command::Keys {
+            command,
+            connection,
+        } => manage::keys(connection.resolve()?, command).await,
+        Command::Clients {
+            command,
+            connection,
+        } => manage::clients(connection.resolve()?, command).await,
+        Command::Apis {
+            command,
+            connection,
+        } => manage::apis(connection.resolve()?, command).await,
+        Command::Users {
+            command,
+            connection,
+        } => manage::users(connection.resolve()?, command).await,
+        Command::Keygen | Command::Rekey { .. } | Command::Serve(_) => Ok(()),
     }
 }
 

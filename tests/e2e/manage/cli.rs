@@ -1,0 +1,172 @@
+//! The CLI as a process, against the real server as a process: a rule author goes from a new
+//! tenant to a deployed, tried rule, and scripts get exit codes they can rely on.
+
+use std::path::Path;
+use std::process::Command;
+
+use claimsmith_tests::process::{Process, deployment_dir};
+
+const OPERATOR_TOKEN: &str = "cli-operator-token-0123456789-0123456789";
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_claimsmith-under-test"))
+}
+
+/// Runs the CLI with `env`: (exit code, stdout, stderr).
+fn cli(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .args(args)
+        .env_remove("CLAIMSMITH_OPERATOR_TOKEN")
+        .env("HOME", "/nonexistent")
+        .envs(env.iter().copied())
+        .output()
+        .expect("the CLI runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn value_of<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
+    let dir = deployment_dir("", "");
+    let token_file = dir.path().join("operator.token");
+    std::fs::write(&token_file, OPERATOR_TOKEN).expect("token file");
+    let data = dir.path().join("data");
+    let server = Process::start(
+        binary(),
+        &[
+            "--data".as_ref(),
+            data.as_os_str(),
+            "--insecure-dev-key".as_ref(),
+            "--operator-token-file".as_ref(),
+            token_file.as_os_str(),
+        ],
+    )
+    .expect("the server starts");
+    let addr = server.addr.clone();
+
+    let (code, out, err) = cli(
+        &[("CLAIMSMITH_OPERATOR_TOKEN", OPERATOR_TOKEN)],
+        &[
+            "tenants", "create", "acme", "--server", &addr, "--alg", "ES256",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let client_id = value_of(&out, "CLAIMSMITH_CLIENT_ID").to_owned();
+    let secret = value_of(&out, "CLAIMSMITH_CLIENT_SECRET").to_owned();
+    let env = [
+        ("CLAIMSMITH_SERVER", addr.as_str()),
+        ("CLAIMSMITH_TENANT", "acme"),
+        ("CLAIMSMITH_CLIENT_ID", client_id.as_str()),
+        ("CLAIMSMITH_CLIENT_SECRET", secret.as_str()),
+    ];
+
+    let module = dir.path().join("rules").join("add-roles.wasm");
+    let module = module.to_str().expect("utf-8 path");
+    let (code, out, err) = cli(
+        &env,
+        &[
+            "rules",
+            "deploy",
+            module,
+            "--name",
+            "add-roles",
+            "--order",
+            "10",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("deployed rule add-roles (rul_"), "{out}");
+    let (code, out, _) = cli(&env, &["rules", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().next().unwrap_or_default().starts_with("ID"),
+        "{out}"
+    );
+    assert!(out.contains("add-roles") && out.contains("true"), "{out}");
+
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"user": {"user_id": "auth0|zed", "app_metadata": {"roles": ["editor"]}},
+            "context": {"protocol": "oauth2-password", "authorization": {"roles": ["admin"]}}}"#,
+    )
+    .expect("event file");
+    let event = event.to_str().expect("utf-8 path");
+    let (code, out, err) = cli(&env, &["rules", "try", "add-roles", "--event", event]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("log: auth0|zed has 2 role(s)"), "{out}");
+    assert!(
+        out.contains("\"https://claimsmith.example/roles\""),
+        "{out}"
+    );
+
+    // Deploying the same name again is a new version of the same rule.
+    let (code, out, _) = cli(&env, &["rules", "deploy", module, "--name", "add-roles"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("updated rule add-roles"), "{out}");
+    assert_eq!(cli(&env, &["rules", "disable", "add-roles"]).0, 0);
+    let (_, json_out, _) = cli(&env, &["rules", "list", "--json"]);
+    let rules: serde_json::Value = serde_json::from_str(&json_out).expect("JSON");
+    assert_eq!(rules[0]["enabled"], serde_json::json!(false));
+
+    assert_eq!(
+        cli(&env, &["config", "set", "API_KEY", "cli-secret-value"]).0,
+        0
+    );
+    let (_, out, _) = cli(&env, &["config", "list"]);
+    assert!(
+        out.contains("API_KEY") && !out.contains("cli-secret-value"),
+        "{out}"
+    );
+    assert_eq!(cli(&env, &["keys", "rotate"]).0, 0);
+    let (_, out, _) = cli(&env, &["keys", "list"]);
+    assert_eq!(out.lines().count(), 3, "a header and two keys: {out}");
+    let (code, out, _) = cli(&env, &["logs", "--type", "seccft"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("seccft") && out.contains(&client_id), "{out}");
+
+    // Errors: the API's message on stderr, and a code per kind of failure.
+    let text = dir.path().join("rule.txt");
+    std::fs::write(&text, "fn main() {}").expect("file");
+    let (code, _, err) = cli(
+        &env,
+        &[
+            "rules",
+            "deploy",
+            text.to_str().unwrap_or_default(),
+            "--name",
+            "bad",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("400") && err.contains("not a WebAssembly binary"),
+        "{err}"
+    );
+    let (code, _, err) = cli(&env, &["rules", "delete", "no-such-rule"]);
+    assert_eq!(code, 4, "{err}");
+    let mut wrong = env;
+    wrong[3] = ("CLAIMSMITH_CLIENT_SECRET", "not-the-secret");
+    let (code, _, err) = cli(&wrong, &["rules", "list"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("401"), "{err}");
+    let (code, _, err) = cli(&env[..1], &["rules", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no tenant"), "{err}");
+    let (code, _, err) = cli(
+        &[("CLAIMSMITH_SERVER", "http://127.0.0.1:9")],
+        &["tenants", "list", "--operator-token", "x"],
+    );
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("cannot reach"), "{err}");
+    server.kill();
+}
