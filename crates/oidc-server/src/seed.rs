@@ -334,6 +334,39 @@ impl Seed {
             .map_err(managing)?;
         manage::rules::replace_config(store, &seed.id, &seed.rules_configuration)
             .map_err(managing)?;
+        self.forget_undeclared(seed, store, now).map_err(managing)?;
+        Ok(())
+    }
+}
+
+impl Seed {
+    /// The seed owns the tenants it declares: clients, APIs and users it no longer declares
+    /// are deleted (a user's refresh tokens with it), through the same domain code as the
+    /// management API. The tenant's management API stays: it is the tenant's own.
+    fn forget_undeclared(
+        &self,
+        seed: &SeedTenant,
+        store: &dyn Store,
+        now: UnixMillis,
+    ) -> Result<(), ManageError> {
+        for client in manage::clients::list(store, &seed.id)? {
+            if !seed.clients.iter().any(|c| c.client_id == client.client_id) {
+                manage::clients::delete(store, &seed.id, &client.client_id)?;
+            }
+        }
+        let management = manage::tenants::management_audience(&seed.issuer);
+        for api in manage::apis::list(store, &seed.id)? {
+            let declared = seed.apis.iter().any(|a| a.identifier == api.identifier);
+            if !declared && api.identifier != management {
+                store.delete_api(&seed.id, &api.identifier)?;
+            }
+        }
+        let (users, _) = manage::users::list(store, &seed.id, 0, usize::MAX)?;
+        for user in users {
+            if !seed.users.iter().any(|u| u.user_id == user.user_id) {
+                manage::users::delete(store, &seed.id, &user.user_id, now)?;
+            }
+        }
         Ok(())
     }
 }

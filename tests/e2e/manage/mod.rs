@@ -7,6 +7,7 @@ mod logs;
 mod operator;
 mod rules;
 mod rules_try;
+mod seed;
 mod users;
 
 use claimsmith_tests::server::{Reply, TestServer};
