@@ -220,3 +220,39 @@ async fn a_failing_rule_is_logged_with_its_name_and_the_limit_it_hit() {
         "{f}"
     );
 }
+
+#[tokio::test]
+async fn the_sweep_keeps_thirty_days_of_log_events() {
+    use oidc_core::audit::LogEvent;
+    let server = TestServer::start().await;
+    let now = server_now(&server);
+    let day = 86_400_000;
+    let events: Vec<LogEvent> = [now - 31 * day, now - 29 * day]
+        .iter()
+        .zip(0..)
+        .map(|(date, n)| {
+            let mut event = LogEvent::new("s", format!("{} days old", (now - date) / day), *date);
+            event.id = LogEvent::make_id(*date, n);
+            event
+        })
+        .collect();
+    server
+        .state
+        .store()
+        .append_logs("acme", &events)
+        .expect("store");
+    server.state.sweep_now().await.expect("sweep");
+    let api = Api::new(&server, &MANAGER).await;
+    let kept: Vec<Value> = api
+        .get("logs?type=s")
+        .await
+        .body
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let descriptions: Vec<&str> = kept
+        .iter()
+        .filter_map(|e| e["description"].as_str())
+        .collect();
+    assert_eq!(descriptions, ["29 days old"]);
+}
