@@ -2,8 +2,12 @@
 # The demo walkthrough: run it in a second terminal while `cargo xtask demo` serves.
 # Needs curl and python3 (for reading JSON fields).
 set -u
+# The demo app's client id and secret, which `cargo xtask demo` got from the management API.
+CREDENTIALS="$(dirname "$0")/../target/demo-credentials.env"
+[ -r "$CREDENTIALS" ] || { echo "run cargo xtask demo first ($CREDENTIALS is missing)"; exit 1; }
+. "$CREDENTIALS"
 T=http://127.0.0.1:8080/t/demo
-CLIENT=(-d client_id=demo-app -d client_secret=demo-app-secret-change-me-0123456789abcdef)
+CLIENT=(-d client_id="$DEMO_APP_ID" -d client_secret="$DEMO_APP_SECRET")
 field() { python3 -c "import sys, json; print(json.load(sys.stdin).get('$1', ''))"; }
 claims() { python3 -c "import sys, json, base64; p = sys.stdin.read().strip().split('.')[1]; print(json.dumps(json.loads(base64.urlsafe_b64decode(p + '=' * (-len(p) % 4))), indent=2))"; }
 

@@ -1,36 +1,31 @@
 //! `cargo xtask demo | test | bench`: the project's commands, in Rust so they run wherever
 //! cargo does.
 
+mod demo;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | fuzz>
-  demo        build the example rules and start the server with the demo tenant on
-              http://127.0.0.1:8080/t/demo/ (data in target/demo-data); then run
-              demo/walkthrough.sh in another terminal
+  demo        build the example rules and the server, start it (data in
+              target/demo-data), create the demo tenant through the operator API and
+              deploy the example rules through the management API (first run only);
+              then run demo/walkthrough.sh in another terminal
   rules-demo  run each example rule on a login and a refresh event, without a server
   test        the whole test suite: the workspace and the example rules' own unit tests
-  bench       rule-call, token-endpoint, tenant-fairness and storage benchmarks
-              (release build)
+  bench       rule-call, token-endpoint, tenant-fairness, storage and many-tenants
+              benchmarks (release build)
   fuzz        each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz and libFuzzer
               (`cargo install cargo-fuzz` once; runs on the stable toolchain)";
 
 const DEMO_SERVER: &[&str] = &[
-    "run",
+    "build",
     "--release",
     "--locked",
     "-p",
     "oidc-server",
     "--bin",
     "claimsmith",
-    "--",
-    "--data",
-    "target/demo-data",
-    "--seed",
-    "demo/seed.toml",
-    // The demo's secrets at rest are encrypted under the well-known development key; a
-    // deployment passes --key-file (see README).
-    "--insecure-dev-key",
 ];
 
 const EXAMPLE_RULES: &[&str] = &[
@@ -47,8 +42,14 @@ fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let steps: &[&[&str]] = match task.as_deref() {
         Some("demo") => {
-            println!("{WALKTHROUGH}");
-            &[EXAMPLE_RULES, DEMO_SERVER]
+            let root = workspace_root();
+            for args in [EXAMPLE_RULES, DEMO_SERVER] {
+                if let Err(message) = cargo(&root, args) {
+                    eprintln!("xtask: {message}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            return demo::run(&root);
         }
         Some("rules-demo") => &[&[
             "run",
@@ -100,6 +101,14 @@ fn main() -> ExitCode {
                 "--bench",
                 "storage",
             ],
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "many_tenants",
+            ],
         ],
         Some("fuzz") => return fuzz(&workspace_root()),
         _ => {
@@ -117,11 +126,13 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-const WALKTHROUGH: &str =
-    "Starting Claimsmith with the demo tenant (demo/seed.toml) on http://127.0.0.1:8080/t/demo/.
-Once it says `listening`, run the walkthrough in another terminal:
+const WALKTHROUGH: &str = "Claimsmith serves the demo tenant on http://127.0.0.1:8080/t/demo/.
+Run the walkthrough in another terminal:
 
     demo/walkthrough.sh
+
+or manage the tenant with the CLI (`set -a; . target/demo-credentials.env; set +a`, then
+`target/release/claimsmith rules list`).
 
 It shows, with curl: a password grant with offline_access and the claims the rules added, a
 refresh with rotation, a retry inside the overlap window, a reuse that revokes the family, a

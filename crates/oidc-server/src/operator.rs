@@ -1,4 +1,5 @@
-//! The operator API, `/operator/v1/…`: create, list and delete tenants. It answers only to
+//! The operator API, `/operator/v1/…`: create, list and delete tenants, and see what the
+//! compiled-rule cache holds (to size `--rule-cache-mib`). It answers only to
 //! the operator credential from the server's configuration (`--operator-token-file` or
 //! `CLAIMSMITH_OPERATOR_TOKEN`); without one configured, the API is off. Creating a tenant
 //! returns its management client's secret, once.
@@ -25,6 +26,22 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/operator/v1/tenants", get(list).post(create))
         .route("/operator/v1/tenants/{id}", get(get_one).delete(delete))
+        .route("/operator/v1/rule-cache", get(rule_cache))
+}
+
+/// The compiled-rule cache of this process: modules held, their estimated bytes against the
+/// budget, hits, compiles and evictions since start. Compiles growing with hits flat means
+/// the tenants' working set does not fit the budget.
+async fn rule_cache(State(state): State<AppState>, _: Operator) -> Json<Value> {
+    let stats = state.rule_cache();
+    Json(json!({
+        "modules": stats.modules,
+        "bytes": stats.bytes,
+        "budget_bytes": stats.budget,
+        "hits": stats.hits,
+        "compiles": stats.compiles,
+        "evictions": stats.evictions,
+    }))
 }
 
 /// A request that presented the operator credential.

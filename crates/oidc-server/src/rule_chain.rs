@@ -6,16 +6,19 @@ use std::sync::{Mutex, PoisonError};
 use serde_json::{Value, json};
 
 use oidc_core::manage::rules::ModuleCheck;
-use oidc_core::{RuleRunError, RuleRunner, Tenant};
+use oidc_core::{RuleRunError, RuleRunner, Store, Tenant};
 use rules_abi::{RuleInput, RuleOutcome};
-use rules_host::{ChainRule, RuleHost, RuleLimits};
+use rules_host::{RuleHost, RuleLimits};
 
-/// One tenant's chain, ready to run.
+use crate::state::TenantRuntime;
+
+/// One tenant's chain, ready to run: its enabled rules are loaded when it first runs (a
+/// request that runs no rule compiles none).
 #[derive(Debug)]
 pub(crate) struct TenantRules<'a> {
     pub(crate) host: &'a RuleHost,
-    pub(crate) chain: &'a Result<Vec<ChainRule>, String>,
-    pub(crate) configuration: &'a BTreeMap<String, String>,
+    pub(crate) store: &'a dyn Store,
+    pub(crate) tenant: &'a TenantRuntime,
     pub(crate) limits: &'a RuleLimits,
     /// What the chain's rules did (log lines, fuel, time, a failure), for the tenant's log.
     pub(crate) report: Mutex<Vec<Value>>,
@@ -57,10 +60,11 @@ impl ModuleCheck for EngineCheck<'_> {
 
 impl RuleRunner for TenantRules<'_> {
     fn run(&self, tenant: &Tenant, input: &RuleInput) -> Result<RuleOutcome, RuleRunError> {
-        let chain = self.chain.as_ref().map_err(|description| RuleRunError {
-            description: description.clone(),
-        })?;
-        match self.host.run_chain(chain, input, self.limits) {
+        let chain = self
+            .tenant
+            .chain(self.host, self.store, self.limits, |rule| rule.enabled)
+            .map_err(|description| RuleRunError { description })?;
+        match self.host.run_chain(&chain, input, self.limits) {
             Ok(outcome) => {
                 for run in &outcome.runs {
                     self.note(json!({
@@ -86,6 +90,6 @@ impl RuleRunner for TenantRules<'_> {
     }
 
     fn configuration(&self) -> &BTreeMap<String, String> {
-        self.configuration
+        &self.tenant.rules.configuration
     }
 }

@@ -1,9 +1,12 @@
 //! What every handler shares: the store, the rule host, the clock, the deployment's keys,
 //! brute-force protection, the fair scheduler, and every tenant loaded and ready.
 //!
-//! Tenants (records, parsed keys, compiled rule chains, host names) are loaded when the state
-//! is built, so a request never touches the store to find its tenant, and a tenant that
-//! cannot load stops the start instead of failing its first request.
+//! Tenants (records, parsed keys, rule sets, host names) are loaded when the state is built,
+//! so a request never touches the store to find its tenant, and a tenant that cannot load
+//! stops the start instead of failing its first request. Rule modules are not compiled then:
+//! a chain takes its compiled modules from the rule host's cache, bounded by a memory budget,
+//! and compiles a module at its first use (start-up cost and memory do not grow with the
+//! number of tenants' rules).
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -11,10 +14,10 @@ use std::time::Duration;
 
 use oidc_core::vault::{self, DeploymentError};
 use oidc_core::{
-    LoginThrottle, OperatorKey, RefreshKeys, RuleSet, Store, SystemEntropy, Tenant, TenantKeys,
-    ThrottleSettings,
+    LoginThrottle, OperatorKey, RefreshKeys, RuleRecord, RuleSet, Store, SystemEntropy, Tenant,
+    TenantKeys, ThrottleSettings,
 };
-use rules_host::{ChainRule, RuleHost, RuleLimits};
+use rules_host::{ChainRule, ModuleHash, RuleHost, RuleLimits};
 
 use crate::clock::Clock;
 use crate::durability::GroupCommit;
@@ -68,16 +71,55 @@ pub(crate) enum Lane {
     Slow,
 }
 
-/// A tenant ready to serve: its record, parsed keys, endpoint URLs and compiled rule chain.
+/// A tenant ready to serve: its record, parsed keys, endpoint URLs and rule set.
 #[derive(Debug)]
 pub(crate) struct TenantRuntime {
     pub(crate) tenant: Tenant,
     pub(crate) keys: TenantKeys,
     pub(crate) paths: Paths,
-    /// The rule set the chain was built from (its configuration goes into every call).
+    /// The rules the chain runs (its configuration goes into every call).
     pub(crate) rules: RuleSet,
-    /// `Err` names a rule that could not be loaded: then every issuance fails closed.
-    pub(crate) chain: Result<Vec<ChainRule>, String>,
+}
+
+impl TenantRuntime {
+    /// The rules `pick` selects, in the set's order, with their compiled modules: from the
+    /// host's cache, or read from the store and compiled on a miss. Blocking.
+    ///
+    /// `Err` names the first rule that could not be loaded: the caller fails closed.
+    pub(crate) fn chain(
+        &self,
+        host: &RuleHost,
+        store: &dyn Store,
+        limits: &RuleLimits,
+        pick: impl Fn(&RuleRecord) -> bool,
+    ) -> Result<Vec<ChainRule>, String> {
+        let tenant = &self.tenant.id;
+        self.rules
+            .rules
+            .iter()
+            .filter(|rule| pick(rule))
+            .map(|rule| {
+                let module = ModuleHash::from_hex(&rule.module_hash)
+                    .ok_or_else(|| "malformed module hash".to_owned())
+                    .and_then(|hash| {
+                        host.load_stored(hash, limits, || store.module(tenant, &rule.module_hash))
+                            .map_err(|e| e.to_string())
+                    });
+                match module {
+                    Ok(module) => Ok(ChainRule {
+                        name: rule.name.clone(),
+                        order: rule.order,
+                        enabled: rule.enabled,
+                        module,
+                    }),
+                    Err(error) => {
+                        tracing::error!(%tenant, rule = %rule.name, "rule cannot be loaded: {error}");
+                        Err(format!("Rule '{}' could not be loaded.", rule.name))
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -124,7 +166,7 @@ impl AppState {
     ) -> Result<AppState, StateError> {
         let secret = vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)?;
         let limits = RuleLimits::default();
-        let tenants = load_tenants(store.as_ref(), &host, &operator, &limits)?;
+        let tenants = load_tenants(store.as_ref(), &operator)?;
         let commit = GroupCommit::start(Arc::clone(&store));
         let inner = Arc::new_cyclic(|weak| Inner {
             refresh_keys: RefreshKeys::derive(&secret),
@@ -175,6 +217,11 @@ impl AppState {
 
     pub(crate) fn host(&self) -> &RuleHost {
         &self.0.host
+    }
+
+    /// What the compiled-rule cache holds and did.
+    pub fn rule_cache(&self) -> rules_host::CacheStats {
+        self.0.host.cache_stats()
     }
 
     pub(crate) fn now(&self) -> oidc_core::UnixMillis {
@@ -279,8 +326,8 @@ impl AppState {
         self.0.operator_token.is_some()
     }
 
-    /// Reloads one tenant after a change: its record, keys and rule chain (compiled modules
-    /// come from the host's cache when unchanged). A tenant gone from the store is dropped.
+    /// Reloads one tenant after a change: its record, keys and rule set (compiled modules
+    /// stay in the host's cache). A tenant gone from the store is dropped.
     /// Blocking.
     ///
     /// Two changes racing each reload; the one that read the newer rule set wins, so an
@@ -288,13 +335,7 @@ impl AppState {
     pub(crate) fn reload_tenant(&self, id: &str) -> Result<(), StateError> {
         let inner = &self.0;
         let loaded = match inner.store.tenant(id)? {
-            Some(tenant) => Some(load(
-                inner.store.as_ref(),
-                &inner.host,
-                &inner.operator,
-                &inner.limits,
-                tenant,
-            )?),
+            Some(tenant) => Some(load(inner.store.as_ref(), &inner.operator, tenant)?),
             None => None,
         };
         let mut tenants = inner
@@ -327,12 +368,7 @@ impl AppState {
     /// Loads every tenant from the store, replacing what was loaded. Blocking.
     pub fn reload_tenants(&self) -> Result<(), StateError> {
         let inner = &self.0;
-        let loaded = load_tenants(
-            inner.store.as_ref(),
-            &inner.host,
-            &inner.operator,
-            &inner.limits,
-        )?;
+        let loaded = load_tenants(inner.store.as_ref(), &inner.operator)?;
         *inner
             .tenants
             .write()
@@ -353,12 +389,7 @@ async fn acquire(fair: &Fair, tenant: &str) -> Result<FairPermit, oidc_core::OAu
     })
 }
 
-fn load_tenants(
-    store: &dyn Store,
-    host: &RuleHost,
-    operator: &OperatorKey,
-    limits: &RuleLimits,
-) -> Result<Tenants, StateError> {
+fn load_tenants(store: &dyn Store, operator: &OperatorKey) -> Result<Tenants, StateError> {
     let mut loaded = Tenants::default();
     for tenant in store.tenants()? {
         for name in &tenant.hosts {
@@ -369,16 +400,14 @@ fn load_tenants(
         let id = tenant.id.clone();
         loaded
             .by_id
-            .insert(id, Arc::new(load(store, host, operator, limits, tenant)?));
+            .insert(id, Arc::new(load(store, operator, tenant)?));
     }
     Ok(loaded)
 }
 
 fn load(
     store: &dyn Store,
-    host: &RuleHost,
     operator: &OperatorKey,
-    limits: &RuleLimits,
     tenant: Tenant,
 ) -> Result<TenantRuntime, StateError> {
     let failed = |reason: String| StateError::Tenant {
@@ -396,31 +425,10 @@ fn load(
         .collect::<Result<Vec<_>, _>>()?;
     let keys =
         TenantKeys::new(&materials, tenant.signing_alg).map_err(|e| failed(e.to_string()))?;
-    let rules = store.rule_set(&tenant.id)?;
-    let mut chain = Vec::new();
-    let mut broken = None;
-    for rule in &rules.rules {
-        let module = store
-            .module(&tenant.id, &rule.module_hash)?
-            .unwrap_or_default();
-        match host.load(&module, limits) {
-            Ok(module) => chain.push(ChainRule {
-                name: rule.name.clone(),
-                order: rule.order,
-                enabled: rule.enabled,
-                module,
-            }),
-            Err(error) => {
-                tracing::error!(tenant = %tenant.id, rule = %rule.name, "rule cannot be loaded: {error}");
-                broken.get_or_insert(format!("Rule '{}' could not be loaded.", rule.name));
-            }
-        }
-    }
     Ok(TenantRuntime {
         paths: Paths::for_issuer(&tenant.issuer),
         keys,
-        chain: broken.map_or(Ok(chain), Err),
-        rules,
+        rules: store.rule_set(&tenant.id)?,
         tenant,
     })
 }

@@ -3,7 +3,8 @@
 //! This is the only crate that knows wasmtime; no wasmtime type appears in its public API.
 //! It owns three jobs:
 //! - [`RuleHost::load`] validates an upload (size, format, structure, the exact ABI of
-//!   `rules-abi`) and compiles it once, cached by content hash;
+//!   `rules-abi`) and compiles it once, cached by content hash in a cache bounded by a memory
+//!   budget ([`RuleHost::load_stored`] finds a stored module there, or compiles it again);
 //! - [`RuleHost::run_chain`] runs a tenant's enabled rules in order, each in a fresh store
 //!   with fuel, an epoch deadline, memory and table caps, and bounded input, output and log;
 //! - every failure becomes a typed [`RuleError`] naming the rule, never a panic.
@@ -34,6 +35,7 @@
     )
 )]
 
+mod cache;
 mod call;
 mod chain;
 mod engine;
@@ -43,19 +45,20 @@ mod log;
 mod permits;
 mod validate;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::{Engine, Linker};
 
+pub use cache::CacheStats;
 pub use call::MAX_HOST_CALLS;
 pub use chain::{ChainOutcome, ChainRule, RuleRun};
 pub use error::{ChainError, RuleError, RuleFailure, ValidationError};
 pub use limits::{LimitsError, RuleLimits};
 pub use validate::StructureLimits;
 
+use cache::ModuleCache;
 use call::{CallState, CompiledRule, host_log};
 use engine::EpochTicker;
 use permits::Permits;
@@ -77,6 +80,10 @@ pub struct HostConfig {
     /// slot is reused, instead of returned to the kernel. Covers a Rust rule's usual footprint
     /// (1 MiB of shadow stack plus heap); costs at most this much RSS per slot.
     pub keep_resident_bytes: usize,
+    /// Memory the compiled-module cache may hold (estimated from each module's compiled image
+    /// and size); the least recently used modules leave first and are compiled again at their
+    /// next use.
+    pub compiled_budget_bytes: usize,
 }
 
 impl Default for HostConfig {
@@ -88,6 +95,7 @@ impl Default for HostConfig {
             max_wasm_stack: 512 * 1024,
             epoch_tick: Duration::from_millis(1),
             keep_resident_bytes: 2 * 1024 * 1024,
+            compiled_budget_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -117,6 +125,18 @@ impl ModuleHash {
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|byte| format!("{byte:02x}")).collect()
     }
+
+    /// Parses what [`ModuleHash::to_hex`] wrote; `None` for anything else.
+    pub fn from_hex(hex: &str) -> Option<ModuleHash> {
+        let mut hash = [0u8; 32];
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+        }
+        Some(ModuleHash(hash))
+    }
 }
 
 impl LoadedRule {
@@ -133,7 +153,7 @@ pub struct RuleHost {
     linker: Linker<CallState>,
     config: HostConfig,
     tick: Duration,
-    cache: Mutex<HashMap<ModuleHash, Arc<CompiledRule>>>,
+    cache: ModuleCache,
     permits: Permits,
     _ticker: EpochTicker,
 }
@@ -151,8 +171,8 @@ impl RuleHost {
             tick: config.epoch_tick,
             engine,
             linker,
+            cache: ModuleCache::new(config.compiled_budget_bytes),
             config,
-            cache: Mutex::new(HashMap::new()),
             _ticker: ticker,
         })
     }
@@ -162,13 +182,56 @@ impl RuleHost {
         &self.config
     }
 
-    /// Validates an upload against `limits` and the ABI, and compiles it (once per content).
+    /// Validates an upload against `limits` and the ABI, and compiles it (once per content,
+    /// while it stays in the cache).
     pub fn load(&self, wasm: &[u8], limits: &RuleLimits) -> Result<LoadedRule, ValidationError> {
         validate::check_structure(wasm, limits, &self.config.structure)?;
         let hash = ModuleHash::of(wasm);
-        if let Some(compiled) = self.cached(&hash) {
-            return Ok(LoadedRule(compiled, hash));
-        }
+        let compiled = self.cache.get_or_compile(hash, || self.compile(wasm))?;
+        Ok(LoadedRule(compiled, hash))
+    }
+
+    /// The module stored under `hash`: from the cache, or read with `fetch` and loaded as an
+    /// upload is (so a stored module that no longer passes validation is refused). The bytes
+    /// are only read on a miss.
+    pub fn load_stored<E: std::fmt::Display>(
+        &self,
+        hash: ModuleHash,
+        limits: &RuleLimits,
+        fetch: impl FnOnce() -> Result<Option<Vec<u8>>, E>,
+    ) -> Result<LoadedRule, ValidationError> {
+        let compiled = self.cache.get_or_compile(hash, || {
+            let wasm = fetch()
+                .map_err(|e| ValidationError::Invalid {
+                    message: format!("the stored module cannot be read: {e}"),
+                })?
+                .ok_or_else(|| ValidationError::Invalid {
+                    message: "the stored module is missing".into(),
+                })?;
+            if ModuleHash::of(&wasm) != hash {
+                return Err(ValidationError::Invalid {
+                    message: "the stored module does not match its hash".into(),
+                });
+            }
+            validate::check_structure(&wasm, limits, &self.config.structure)?;
+            self.compile(&wasm)
+        })?;
+        Ok(LoadedRule(compiled, hash))
+    }
+
+    /// What the compiled-module cache holds and did.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Drops a module from the cache; rules already loaded keep working.
+    pub fn evict(&self, hash: &ModuleHash) {
+        self.cache.remove(hash);
+    }
+
+    /// Compiles a structurally valid module and checks its ABI; returns it with its estimated
+    /// footprint.
+    fn compile(&self, wasm: &[u8]) -> Result<(Arc<CompiledRule>, usize), ValidationError> {
         let module = validate::compile(&self.engine, wasm)?;
         validate::check_abi(&module)?;
         let export = |name: &str| {
@@ -178,6 +241,7 @@ impl RuleHost {
                     message: format!("export {name} has no index"),
                 })
         };
+        let footprint = cache::footprint(&module, wasm.len());
         let compiled = Arc::new(CompiledRule {
             memory: export(rules_abi::exports::MEMORY)?,
             alloc: export(rules_abi::exports::ALLOC)?,
@@ -189,25 +253,7 @@ impl RuleHost {
                     message: format!("{e:#}"),
                 })?,
         });
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let compiled = cache.entry(hash).or_insert(compiled).clone();
-        Ok(LoadedRule(compiled, hash))
-    }
-
-    /// Drops a module from the cache; rules already loaded keep working.
-    pub fn evict(&self, hash: &ModuleHash) {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(hash);
-    }
-
-    fn cached(&self, hash: &ModuleHash) -> Option<Arc<CompiledRule>> {
-        self.cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(hash)
-            .cloned()
+        Ok((compiled, footprint))
     }
 }
 

@@ -134,6 +134,38 @@ fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
     assert_eq!(code, 0);
     assert!(out.contains("seccft") && out.contains(&client_id), "{out}");
 
+    // `api`: any management call, with a JSON body from the command line or a file.
+    let (code, out, err) = cli(
+        &env,
+        &[
+            "api",
+            "post",
+            "clients",
+            "--data",
+            r#"{"name": "Raw", "client_metadata": {"tier": "gold"}}"#,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let raw_id = created["client_id"].as_str().expect("client id").to_owned();
+    assert_eq!(created["client_metadata"]["tier"], "gold");
+    let patch = dir.path().join("patch.json");
+    std::fs::write(&patch, r#"{"client_metadata": {"tier": "silver"}}"#).expect("file");
+    let data = format!("@{}", patch.display());
+    let path = format!("clients/{raw_id}");
+    let (code, out, err) = cli(&env, &["api", "patch", &path, "--data", &data]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, out, _) = cli(&env, &["api", "get", &path]);
+    let fetched: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(fetched["client_metadata"]["tier"], "silver");
+    assert_eq!(cli(&env, &["api", "delete", &path]).0, 0);
+    assert_eq!(cli(&env, &["api", "get", &path]).0, 4);
+    let (code, _, err) = cli(&env, &["api", "fetch", "clients"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = cli(&env, &["api", "post", "clients", "--data", "{not json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--data is not JSON"), "{err}");
+
     // Errors: the API's message on stderr, and a code per kind of failure.
     let text = dir.path().join("rule.txt");
     std::fs::write(&text, "fn main() {}").expect("file");

@@ -4,6 +4,7 @@ mod access;
 mod cli;
 mod clients;
 mod logs;
+mod openapi;
 mod operator;
 mod rules;
 mod rules_try;

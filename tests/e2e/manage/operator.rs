@@ -83,6 +83,19 @@ async fn only_the_operator_credential_opens_the_operator_api() {
         .map(|t| t["id"].as_str().unwrap_or_default())
         .collect();
     assert_eq!(ids, ["acme", "globex"]);
+
+    // The compiled-rule cache's figures are the operator's too.
+    let url = format!("{}/operator/v1/rule-cache", server.addr);
+    assert_eq!(problem(&server.send(server.http.get(&url)).await).0, 401);
+    let reply = operator(&server, Method::GET, "rule-cache", None).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(
+        reply.body["budget_bytes"],
+        rules_host::HostConfig::default().compiled_budget_bytes
+    );
+    for field in ["modules", "bytes", "hits", "compiles", "evictions"] {
+        assert!(reply.body[field].is_u64(), "{field}: {}", reply.body);
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod durability;
 mod errors;
 mod password;
 mod refresh;
+mod rule_cache;
 mod rules;
 mod tenancy;
 

@@ -44,6 +44,9 @@ pub struct TestServer {
     dir: Arc<tempfile::TempDir>,
     seed: String,
     settings: Settings,
+    /// `Some`: the state gets a rule host of its own, new at each (re)start, as a process
+    /// would; `None`: the test process's shared host.
+    host_config: Option<HostConfig>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -109,7 +112,16 @@ impl TestServer {
             std::fs::write(rules.join(format!("{name}.wasm")), wasm).expect("write module");
         }
         let clock = Arc::new(ManualClock::new(START));
-        Self::boot(dir, seed.to_owned(), None, clock, settings).await
+        Self::boot(dir, seed.to_owned(), None, clock, settings, None).await
+    }
+
+    /// As `with_seed`, with a rule host of the server's own, built from `config` and new at
+    /// each restart (an empty compiled-module cache, as after a process restart). The seed is
+    /// still validated with the shared host.
+    pub async fn with_own_host(seed: &str, config: HostConfig) -> TestServer {
+        let mut server = TestServer::with_seed("", &[]).await;
+        server.host_config = Some(config);
+        server.restart_with_seed(seed).await
     }
 
     async fn boot(
@@ -118,6 +130,7 @@ impl TestServer {
         issuer_base: Option<String>,
         clock: Arc<ManualClock>,
         settings: Settings,
+        host_config: Option<HostConfig>,
     ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -128,6 +141,9 @@ impl TestServer {
         std::fs::write(&seed_path, seed.replace("{base}", &issuer_base)).expect("write seed");
         let store = Arc::new(SledStore::open(dir.path().join("data")).expect("open store"));
         let host = shared_host();
+        let own_host = host_config
+            .clone()
+            .map(|config| Arc::new(RuleHost::new(config).expect("host starts")));
         Seed::load(&seed_path)
             .expect("seed parses")
             .apply(
@@ -139,7 +155,7 @@ impl TestServer {
             .expect("seed applies");
         let state = AppState::new(
             Arc::clone(&store) as Arc<dyn oidc_core::Store>,
-            host,
+            own_host.unwrap_or(host),
             Arc::clone(&clock) as Arc<dyn oidc_server::Clock>,
             OperatorKey::insecure_dev(),
             settings.clone(),
@@ -164,6 +180,7 @@ impl TestServer {
             http: crate::http(),
             dir,
             seed,
+            host_config,
             shutdown: Some(shutdown),
             task: Some(task),
         }
@@ -179,18 +196,19 @@ impl TestServer {
     pub async fn restart_with_seed(mut self, seed: &str) -> TestServer {
         self.seed = seed.to_owned();
         self.stop().await;
-        let (dir, seed, issuer_base, clock, settings) = (
+        let (dir, seed, issuer_base, clock, settings, host_config) = (
             Arc::clone(&self.dir),
             self.seed.clone(),
             self.issuer_base.clone(),
             Arc::clone(&self.clock),
             self.settings.clone(),
+            self.host_config.clone(),
         );
         let state = self.state.clone();
         drop(self);
         // Closing the state releases the store, so the new one can open the directory.
         state.close().await.expect("no request is in flight");
-        Self::boot(dir, seed, Some(issuer_base), clock, settings).await
+        Self::boot(dir, seed, Some(issuer_base), clock, settings, host_config).await
     }
 
     async fn stop(&mut self) {

@@ -216,6 +216,55 @@ fn done(remote: &Remote, value: &Value, what: String) {
     }
 }
 
+/// `claimsmith api METHOD PATH [--data JSON]`: one management call, its answer as JSON.
+pub(crate) async fn api(
+    remote: Remote,
+    method: &str,
+    path: &str,
+    data: Option<String>,
+) -> Result<(), Failure> {
+    let method = match method.to_ascii_lowercase().as_str() {
+        "get" => Method::GET,
+        "post" => Method::POST,
+        "put" => Method::PUT,
+        "patch" => Method::PATCH,
+        "delete" => Method::DELETE,
+        other => {
+            return Err(Failure::new(
+                exit::USAGE,
+                format!("unknown method {other:?}: use get, post, put, patch or delete"),
+            ));
+        }
+    };
+    let body = match data {
+        None => Body::None,
+        Some(data) => {
+            let text = if data == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("cannot read stdin: {e}")))?;
+                text
+            } else if let Some(file) = data.strip_prefix('@') {
+                std::fs::read_to_string(file)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("cannot read {file}: {e}")))?
+            } else {
+                data
+            };
+            Body::Json(
+                serde_json::from_str(&text)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("--data is not JSON: {e}")))?,
+            )
+        }
+    };
+    let out = remote
+        .manage(method, path.trim_start_matches('/'), body)
+        .await?;
+    if !out.is_null() {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    }
+    Ok(())
+}
+
 pub(crate) async fn tenants(remote: Remote, command: Tenants) -> Result<(), Failure> {
     match command {
         Tenants::Create {

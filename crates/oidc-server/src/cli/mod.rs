@@ -118,6 +118,19 @@ enum Command {
         #[command(flatten)]
         connection: remote::Connection,
     },
+    /// Any management API call, for what the other commands do not cover; prints the JSON
+    /// answer. `claimsmith api patch clients/ID --data '{"client_metadata":{"tier":"gold"}}'`
+    Api {
+        /// get, post, put, patch or delete.
+        method: String,
+        /// The path under `{issuer}api/v2/`, e.g. `clients` or `users/auth0%7C42`.
+        path: String,
+        /// The JSON body; `@FILE` reads it from a file, `-` from stdin.
+        #[arg(long)]
+        data: Option<String>,
+        #[command(flatten)]
+        connection: remote::Connection,
+    },
     /// Print a new operator key (32 random bytes, base64) for a key file.
     Keygen,
     /// Re-encrypt every secret at rest under a new operator key. Run it with the server
@@ -160,6 +173,11 @@ struct Serve {
     /// the operator API (creating and deleting tenants) is off.
     #[arg(long)]
     operator_token_file: Option<PathBuf>,
+    /// Memory, in MiB, the compiled rule modules of all tenants may take. Modules are compiled
+    /// at upload and at first use; the least recently used leave the cache beyond this and
+    /// are compiled again when next used (a Rust example rule: about 1.9 MiB, 0.25 s to compile).
+    #[arg(long, default_value_t = 512)]
+    rule_cache_mib: usize,
 }
 
 /// The operator API's credential, from its file or the environment, hashed.
@@ -308,6 +326,12 @@ async fn remote(command: Command) -> Result<(), remote::Failure> {
             command,
             connection,
         } => manage::users(connection.resolve()?, command).await,
+        Command::Api {
+            method,
+            path,
+            data,
+            connection,
+        } => manage::api(connection.resolve()?, &method, &path, data).await,
         Command::Keygen | Command::Rekey { .. } | Command::Serve(_) => Ok(()),
     }
 }
@@ -352,7 +376,13 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
             operator.id_hex()
         )
     })?;
-    let host = Arc::new(RuleHost::new(HostConfig::default()).context("starting the rule host")?);
+    let host = Arc::new(
+        RuleHost::new(HostConfig {
+            compiled_budget_bytes: args.rule_cache_mib.saturating_mul(1024 * 1024),
+            ..HostConfig::default()
+        })
+        .context("starting the rule host")?,
+    );
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     if let Some(path) = &args.seed {
         let seed = Seed::load(path)?;

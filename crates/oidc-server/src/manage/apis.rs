@@ -1,6 +1,7 @@
 //! `/api/v2/resource-servers`: the tenant's APIs. A resource server's id is its identifier
 //! (percent-encoded in the path).
 
+use super::Problem;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -26,7 +27,7 @@ pub(crate) fn view(api: &Api, signing_alg: SigningAlg) -> Value {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ScopeBody {
     value: String,
@@ -35,7 +36,7 @@ pub(crate) struct ScopeBody {
     description: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApiBody {
     identifier: Option<String>,
@@ -43,6 +44,8 @@ pub(crate) struct ApiBody {
     scopes: Option<Vec<ScopeBody>>,
     allow_offline_access: Option<bool>,
     token_lifetime: Option<u64>,
+    /// The tenant's signing algorithm (one per tenant).
+    #[schema(value_type = Option<String>)]
     signing_alg: Option<SigningAlg>,
 }
 
@@ -73,6 +76,14 @@ fn fields(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/resource-servers",
+    tag = "resource-servers",
+    params(Paging),
+    security(("bearer" = ["read:resource_servers"])),
+    responses((status = 200, description = "The resource servers, paginated.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -92,6 +103,14 @@ pub(crate) async fn list(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The resource server id.")),
+    security(("bearer" = ["read:resource_servers"])),
+    responses((status = 200, description = "The resource server.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,
@@ -106,6 +125,14 @@ pub(crate) async fn get(
     .map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/resource-servers",
+    tag = "resource-servers",
+    request_body = ApiBody,
+    security(("bearer" = ["create:resource_servers"])),
+    responses((status = 201, description = "The created resource server.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     target: Target,
@@ -121,6 +148,15 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The resource server id.")),
+    request_body = ApiBody,
+    security(("bearer" = ["update:resource_servers"])),
+    responses((status = 200, description = "The updated resource server.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     target: Target,
@@ -137,6 +173,14 @@ pub(crate) async fn update(
     .map(Json)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/resource-servers/{id}",
+    tag = "resource-servers",
+    params(("id" = String, Path, description = "The resource server id.")),
+    security(("bearer" = ["delete:resource_servers"])),
+    responses((status = 204, description = "Deleted."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     target: Target,

@@ -1,6 +1,7 @@
 //! `/api/v2/clients`: applications, their grants, callbacks, metadata and refresh-token
 //! policy in Auth0's shape. A secret is in the answer of a create or a rotation, once.
 
+use super::Problem;
 use std::collections::BTreeMap;
 
 use axum::Json;
@@ -41,16 +42,23 @@ pub(crate) struct JwtConfiguration {
     lifetime_in_seconds: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientBody {
     name: Option<String>,
     app_type: Option<String>,
+    /// `none`, `client_secret_post` or `client_secret_basic`.
+    #[schema(value_type = Option<String>)]
     token_endpoint_auth_method: Option<AuthMethod>,
     grant_types: Option<Vec<String>>,
     callbacks: Option<Vec<String>>,
     client_metadata: Option<BTreeMap<String, String>>,
+    /// Auth0's shape: `rotation_type`, `expiration_type`, `leeway`, `token_lifetime`,
+    /// `idle_token_lifetime`, `infinite_token_lifetime`, `infinite_idle_token_lifetime`.
+    #[schema(value_type = Option<Object>)]
     refresh_token: Option<RefreshTokenSettings>,
+    /// `lifetime_in_seconds` of the ID token.
+    #[schema(value_type = Option<Object>)]
     jwt_configuration: Option<JwtConfiguration>,
     api_grants: Option<BTreeMap<String, Vec<String>>>,
 }
@@ -72,6 +80,14 @@ impl ClientBody {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/clients",
+    tag = "clients",
+    params(Paging),
+    security(("bearer" = ["read:clients"])),
+    responses((status = 200, description = "The clients, paginated.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -86,6 +102,14 @@ pub(crate) async fn list(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id.")),
+    security(("bearer" = ["read:clients"])),
+    responses((status = 200, description = "The client.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,
@@ -100,6 +124,14 @@ pub(crate) async fn get(
     .map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/clients",
+    tag = "clients",
+    request_body = ClientBody,
+    security(("bearer" = ["create:clients"])),
+    responses((status = 201, description = "The created client, with its secret (shown once).", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     target: Target,
@@ -115,6 +147,15 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id.")),
+    request_body = ClientBody,
+    security(("bearer" = ["update:clients"])),
+    responses((status = 200, description = "The updated client.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     target: Target,
@@ -131,6 +172,14 @@ pub(crate) async fn update(
     .map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/clients/{id}/rotate-secret",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id.")),
+    security(("bearer" = ["update:client_keys"])),
+    responses((status = 200, description = "The client with its new secret (shown once).", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     target: Target,
@@ -146,6 +195,14 @@ pub(crate) async fn rotate_secret(
     .map(Json)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = String, Path, description = "The client id.")),
+    security(("bearer" = ["delete:clients"])),
+    responses((status = 204, description = "Deleted."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     target: Target,

@@ -7,7 +7,21 @@ use axum::response::{IntoResponse, Response};
 use oidc_core::StoreError;
 use oidc_core::manage::ManageError;
 use oidc_core::manage::access::AccessError;
-use serde_json::json;
+
+/// The error body, as sent (and as the OpenAPI document describes it).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Problem {
+    /// The HTTP status, repeated.
+    status_code: u16,
+    /// The status's reason phrase.
+    error: &'static str,
+    /// What went wrong and what to fix, for a person.
+    message: String,
+    /// A stable code for a program: `invalid_body`, `insufficient_scope`,
+    /// `inexistent_rule`, ….
+    error_code: &'static str,
+}
 
 /// A management API error as an HTTP response.
 #[derive(Debug)]
@@ -125,12 +139,12 @@ impl IntoResponse for MgmtError {
         if let Some(cause) = &self.cause {
             tracing::error!(cause = %cause, "management request failed");
         }
-        let body = json!({
-            "statusCode": self.status.as_u16(),
-            "error": self.status.canonical_reason().unwrap_or("Error"),
-            "message": self.message,
-            "errorCode": self.code,
-        });
+        let body = Problem {
+            status_code: self.status.as_u16(),
+            error: self.status.canonical_reason().unwrap_or("Error"),
+            message: self.message,
+            error_code: self.code,
+        };
         let mut response = (self.status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

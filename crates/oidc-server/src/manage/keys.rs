@@ -2,6 +2,7 @@
 //! revocation reloads the tenant, so the next token is signed (and the JWKS published) with
 //! the new set.
 
+use super::Problem;
 use axum::Json;
 use axum::extract::{Path, State};
 use oidc_core::SystemEntropy;
@@ -28,6 +29,13 @@ pub(crate) struct Kid {
     kid: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/keys/signing",
+    tag = "signing-keys",
+    security(("bearer" = ["read:signing_keys"])),
+    responses((status = 200, description = "The signing keys.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -41,6 +49,13 @@ pub(crate) async fn list(
     .map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/keys/signing/rotate",
+    tag = "signing-keys",
+    security(("bearer" = ["create:signing_keys"])),
+    responses((status = 200, description = "The new current key.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn rotate(
     State(state): State<AppState>,
     target: Target,
@@ -60,6 +75,14 @@ pub(crate) async fn rotate(
     .map(Json)
 }
 
+#[utoipa::path(
+    put,
+    path = "/keys/signing/{kid}/revoke",
+    tag = "signing-keys",
+    params(("kid" = String, Path, description = "The key id.")),
+    security(("bearer" = ["update:signing_keys"])),
+    responses((status = 200, description = "The revoked key.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     target: Target,

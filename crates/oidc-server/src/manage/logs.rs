@@ -3,6 +3,7 @@
 //! first: what `claimsmith logs --follow` polls). Filters: `type`, `user_id`, `client_id`,
 //! `since` and `until` (ISO 8601).
 
+use super::Problem;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -30,7 +31,8 @@ pub(crate) fn view(event: &LogEvent) -> Value {
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogQuery {
     page: Option<usize>,
@@ -91,6 +93,14 @@ fn date(name: &str, value: Option<String>) -> Result<Option<u64>, MgmtError> {
 /// Events are read in chunks of this many while filtering.
 const CHUNK: usize = 500;
 
+#[utoipa::path(
+    get,
+    path = "/logs",
+    tag = "logs",
+    params(LogQuery),
+    security(("bearer" = ["read:logs"])),
+    responses((status = 200, description = "Log events, newest first (or from a checkpoint).", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -159,6 +169,14 @@ pub(crate) async fn list(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/logs/{id}",
+    tag = "logs",
+    params(("id" = String, Path, description = "The log event id.")),
+    security(("bearer" = ["read:logs"])),
+    responses((status = 200, description = "The log event.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,

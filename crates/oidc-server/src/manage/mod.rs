@@ -17,16 +17,18 @@ mod users;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::{Json, Router};
+use oidc_core::UnixMillis;
 use oidc_core::manage::access::{self, Caller};
-use oidc_core::{Secret, UnixMillis};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) use error::MgmtError;
+pub(crate) use error::{MgmtError, Problem};
 pub(crate) use rules::body_limit;
 
 use crate::state::{AppState, Lane, TenantRuntime};
@@ -35,95 +37,110 @@ use crate::tenancy::TenantCtx;
 /// Where the management API lives, relative to a tenant's base URL.
 pub(crate) const PREFIX: &str = "api/v2";
 
-/// The management API's routes, to be mounted under a tenant's base.
+/// The management API's routes, to be mounted under a tenant's base, and the OpenAPI
+/// document that describes them. Both come from the same `routes!` lists, so a route cannot
+/// be served without being documented, nor documented without being served.
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            &format!("/{PREFIX}/rules"),
-            get(rules::list).post(rules::create),
-        )
-        .route(
-            &format!("/{PREFIX}/rules/try"),
-            axum::routing::post(rules_try::chain),
-        )
-        .route(
-            &format!("/{PREFIX}/rules/{{id}}/try"),
-            axum::routing::post(rules_try::one),
-        )
-        .route(
-            &format!("/{PREFIX}/rules/{{id}}"),
-            get(rules::get).patch(rules::update).delete(rules::delete),
-        )
-        .route(
-            &format!("/{PREFIX}/rules-configs"),
-            get(rules_configs::list),
-        )
-        .route(
-            &format!("/{PREFIX}/rules-configs/{{key}}"),
-            axum::routing::put(rules_configs::set).delete(rules_configs::unset),
-        )
-        .route(
-            &format!("/{PREFIX}/users"),
-            get(users::list).post(users::create),
-        )
-        .route(
-            &format!("/{PREFIX}/users/{{id}}"),
-            get(users::get).patch(users::update).delete(users::delete),
-        )
-        .route(&format!("/{PREFIX}/users-by-email"), get(users::by_email))
-        .route(
-            &format!("/{PREFIX}/users/{{id}}/refresh-tokens"),
-            get(refresh_tokens::of_user).delete(refresh_tokens::revoke_of_user),
-        )
-        .route(
-            &format!("/{PREFIX}/refresh-tokens/{{id}}"),
-            get(refresh_tokens::get).delete(refresh_tokens::revoke),
-        )
-        .route(
-            &format!("/{PREFIX}/device-credentials"),
-            get(refresh_tokens::device_credentials),
-        )
-        .route(
-            &format!("/{PREFIX}/device-credentials/{{id}}"),
-            axum::routing::delete(refresh_tokens::delete_device_credential),
-        )
-        .route(
-            &format!("/{PREFIX}/clients"),
-            get(clients::list).post(clients::create),
-        )
-        .route(
-            &format!("/{PREFIX}/clients/{{id}}"),
-            get(clients::get)
-                .patch(clients::update)
-                .delete(clients::delete),
-        )
-        .route(
-            &format!("/{PREFIX}/clients/{{id}}/rotate-secret"),
-            axum::routing::post(clients::rotate_secret),
-        )
-        .route(
-            &format!("/{PREFIX}/resource-servers"),
-            get(apis::list).post(apis::create),
-        )
-        .route(
-            &format!("/{PREFIX}/resource-servers/{{id}}"),
-            get(apis::get).patch(apis::update).delete(apis::delete),
-        )
-        .route(&format!("/{PREFIX}/logs"), get(logs::list))
-        .route(&format!("/{PREFIX}/logs/{{id}}"), get(logs::get))
-        .route(&format!("/{PREFIX}/keys/signing"), get(keys::list))
-        .route(
-            &format!("/{PREFIX}/keys/signing/rotate"),
-            axum::routing::post(keys::rotate),
-        )
-        .route(
-            &format!("/{PREFIX}/keys/signing/{{kid}}/revoke"),
-            axum::routing::put(keys::revoke),
-        )
-        .route(
-            &format!("/{PREFIX}/{{*rest}}"),
-            axum::routing::any(no_such_route),
-        )
+    let (api, _) = api().split_for_parts();
+    let unknown = axum::routing::any(no_such_route);
+    Router::new().nest(
+        &format!("/{PREFIX}"),
+        api.route("/", unknown.clone()).route("/{*rest}", unknown),
+    )
+}
+
+/// The API as routes with their documentation.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ManagementApi::openapi())
+        .routes(routes!(openapi_json))
+        .routes(routes!(rules::list, rules::create))
+        .routes(routes!(rules_try::chain))
+        .routes(routes!(rules_try::one))
+        .routes(routes!(rules::get, rules::update, rules::delete))
+        .routes(routes!(rules_configs::list))
+        .routes(routes!(rules_configs::set, rules_configs::unset))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update, users::delete))
+        .routes(routes!(users::by_email))
+        .routes(routes!(
+            refresh_tokens::of_user,
+            refresh_tokens::revoke_of_user
+        ))
+        .routes(routes!(refresh_tokens::get, refresh_tokens::revoke))
+        .routes(routes!(refresh_tokens::device_credentials))
+        .routes(routes!(refresh_tokens::delete_device_credential))
+        .routes(routes!(clients::list, clients::create))
+        .routes(routes!(clients::get, clients::update, clients::delete))
+        .routes(routes!(clients::rotate_secret))
+        .routes(routes!(apis::list, apis::create))
+        .routes(routes!(apis::get, apis::update, apis::delete))
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::get))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::revoke))
+}
+
+/// The document's fixed parts: title, version, the bearer scheme, tags.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Claimsmith Management API",
+        version = "2",
+        description = "A tenant manages its rules, users, clients, APIs, refresh tokens, signing keys and logs, with access tokens it issues to itself through client credentials for the audience `{issuer}api/v2/`. Each operation names the scope it needs. Errors carry Auth0's body."
+    ),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "rules", description = "WebAssembly rules run at every issuance."),
+        (name = "rules-configs", description = "Values the rules read; write-only."),
+        (name = "users"),
+        (name = "refresh-tokens"),
+        (name = "clients"),
+        (name = "resource-servers"),
+        (name = "signing-keys"),
+        (name = "logs", description = "What the tenant's tokens and rules did."),
+        (name = "meta")
+    )
+)]
+struct ManagementApi;
+
+/// Adds the `bearer` security scheme every operation names.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// This document, with the tenant's own API as its server. Public: it describes the API, and
+/// holds nothing of the tenant's but its issuer.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object))
+)]
+async fn openapi_json(tenant: Public) -> Json<utoipa::openapi::OpenApi> {
+    static DOC: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(|| api().into_openapi());
+    let mut doc = DOC.clone();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(format!(
+        "{}{PREFIX}",
+        tenant.tenant.tenant.issuer
+    ))]);
+    Json(doc)
 }
 
 /// Any other path under the API: a JSON 404, like every other answer here.
@@ -148,14 +165,37 @@ pub(crate) struct Key {
     pub(crate) key: String,
 }
 
-/// The tenant a management request addresses, and its bearer token (not yet checked).
+/// The tenant a management request addresses, and its bearer token, verified (signature,
+/// issuer, audience, lifetime) before any other extractor runs: a caller without a valid
+/// token gets 401 before its body is read. That its client still holds the grant, and the
+/// scope, are checked by the call.
 #[derive(Debug)]
 pub(crate) struct Target {
     tenant: Arc<TenantRuntime>,
-    bearer: Option<Secret>,
+    token: access::Presented,
 }
 
 impl FromRequestParts<AppState> for Target {
+    type Rejection = MgmtError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let tenant = Public::from_request_parts(parts, state).await?.tenant;
+        let bearer = crate::bearer::token(&parts.headers);
+        let token = access::verify(&tenant.keys, &tenant.tenant, bearer.as_deref(), state.now())?;
+        Ok(Target { tenant, token })
+    }
+}
+
+/// The tenant of a request that needs no token (the OpenAPI document).
+#[derive(Debug)]
+pub(crate) struct Public {
+    tenant: Arc<TenantRuntime>,
+}
+
+impl FromRequestParts<AppState> for Public {
     type Rejection = MgmtError;
 
     async fn from_request_parts(
@@ -172,10 +212,7 @@ impl FromRequestParts<AppState> for Target {
                         "Unknown tenant.",
                     )
                 })?;
-        Ok(Target {
-            tenant,
-            bearer: crate::bearer::token(&parts.headers).map(Secret::new),
-        })
+        Ok(Public { tenant })
     }
 }
 
@@ -265,13 +302,7 @@ async fn call<T: Send + 'static>(
         .run_blocking(&id, lane, move || {
             let state = &worker;
             let tenant = &target.tenant;
-            let caller = access::authenticate(
-                state.store().as_ref(),
-                &tenant.keys,
-                &tenant.tenant,
-                target.bearer.as_ref().map(Secret::expose),
-                now,
-            )?;
+            let caller = access::admit(state.store().as_ref(), &tenant.tenant, target.token)?;
             caller.require(scope)?;
             let call = Call {
                 state,
@@ -302,7 +333,8 @@ async fn call<T: Send + 'static>(
 
 /// Auth0's pagination: `page` (from 0), `per_page` (default 50, at most 100), and
 /// `include_totals`, which wraps the page with `start`, `limit`, `length` and `total`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Paging {
     page: Option<usize>,

@@ -2,6 +2,7 @@
 //! `GET/DELETE /users/{id}/refresh-tokens`, and the legacy `device-credentials`. A refresh
 //! token here is a family: one id across its rotations; revoking it revokes them all.
 
+use super::Problem;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -41,12 +42,21 @@ pub(crate) fn view(family: &RefreshFamily) -> Value {
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ClientFilter {
     client_id: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}/refresh-tokens",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The user id."), ClientFilter),
+    security(("bearer" = ["read:refresh_tokens"])),
+    responses((status = 200, description = "The user's refresh tokens.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn of_user(
     State(state): State<AppState>,
     target: Target,
@@ -65,6 +75,14 @@ pub(crate) async fn of_user(
     .map(Json)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}/refresh-tokens",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The user id."), ClientFilter),
+    security(("bearer" = ["delete:refresh_tokens"])),
+    responses((status = 204, description = "Revoked."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn revoke_of_user(
     State(state): State<AppState>,
     target: Target,
@@ -88,6 +106,14 @@ pub(crate) async fn revoke_of_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    get,
+    path = "/refresh-tokens/{id}",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The refresh token id.")),
+    security(("bearer" = ["read:refresh_tokens"])),
+    responses((status = 200, description = "The refresh token.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,
@@ -102,6 +128,14 @@ pub(crate) async fn get(
     .map(Json)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/refresh-tokens/{id}",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The refresh token id.")),
+    security(("bearer" = ["delete:refresh_tokens"])),
+    responses((status = 204, description = "Revoked, with its whole family."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn revoke(
     State(state): State<AppState>,
     target: Target,
@@ -136,7 +170,8 @@ async fn revoke_one(
 }
 
 /// Auth0's legacy query: a user's credentials, of one client, of one type.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeviceQuery {
     user_id: String,
@@ -145,6 +180,14 @@ pub(crate) struct DeviceQuery {
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/device-credentials",
+    tag = "refresh-tokens",
+    params(DeviceQuery),
+    security(("bearer" = ["read:device_credentials"])),
+    responses((status = 200, description = "The user's refresh tokens, in the legacy shape.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn device_credentials(
     State(state): State<AppState>,
     target: Target,
@@ -189,6 +232,14 @@ pub(crate) async fn device_credentials(
     .map(Json)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/device-credentials/{id}",
+    tag = "refresh-tokens",
+    params(("id" = String, Path, description = "The device credential id.")),
+    security(("bearer" = ["delete:device_credentials"])),
+    responses((status = 204, description = "Revoked."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn delete_device_credential(
     State(state): State<AppState>,
     target: Target,

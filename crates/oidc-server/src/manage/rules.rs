@@ -4,6 +4,7 @@
 //! engine's full validation; a refused module is answered 400 with the engine's reason, and
 //! nothing is stored.
 
+use super::Problem;
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
@@ -42,7 +43,8 @@ pub(crate) fn view(rule: &RuleRecord) -> Value {
 
 /// The list's query: a filter and `Paging`'s fields (spelled out: query strings cannot be
 /// parsed through `serde(flatten)`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     enabled: Option<bool>,
@@ -51,6 +53,14 @@ pub(crate) struct ListQuery {
     include_totals: Option<bool>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/rules",
+    tag = "rules",
+    params(ListQuery),
+    security(("bearer" = ["read:rules"])),
+    responses((status = 200, description = "The rules, paginated.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -76,6 +86,14 @@ pub(crate) async fn list(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path, description = "The rule id.")),
+    security(("bearer" = ["read:rules"])),
+    responses((status = 200, description = "The rule.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,
@@ -91,9 +109,28 @@ pub(crate) async fn get(
 }
 
 /// A rule's fields, from the query string, a form, or a JSON body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RuleFields {
+    name: Option<String>,
+    order: Option<i64>,
+    enabled: Option<bool>,
+}
+
+/// A rule module sent as the body: raw WebAssembly.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code, reason = "describes the body for the OpenAPI document")]
+pub(crate) struct WasmModule(Vec<u8>);
+
+/// A rule sent as a `multipart/form-data` form.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "describes the form for the OpenAPI document")]
+pub(crate) struct UploadForm {
+    /// The WebAssembly module.
+    #[schema(value_type = String, format = Binary)]
+    module: Vec<u8>,
     name: Option<String>,
     order: Option<i64>,
     enabled: Option<bool>,
@@ -105,6 +142,15 @@ struct Upload {
     module: Option<Vec<u8>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/rules",
+    tag = "rules",
+    params(RuleFields),
+    request_body(content((WasmModule = "application/wasm"), (UploadForm = "multipart/form-data")), description = "The module: the body, or the `module` part of a form."),
+    security(("bearer" = ["create:rules"])),
+    responses((status = 201, description = "The created rule.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     target: Target,
@@ -144,6 +190,15 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&created))))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path, description = "The rule id."), RuleFields),
+    request_body(content((WasmModule = "application/wasm"), (UploadForm = "multipart/form-data"), (RuleFields = "application/json")), description = "A new module (the body, or the `module` part of a form), or only fields as JSON."),
+    security(("bearer" = ["update:rules"])),
+    responses((status = 200, description = "The updated rule.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     target: Target,
@@ -169,6 +224,14 @@ pub(crate) async fn update(
     Ok(Json(view(&updated)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path, description = "The rule id.")),
+    security(("bearer" = ["delete:rules"])),
+    responses((status = 204, description = "Deleted: the rule stops running at once."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     target: Target,

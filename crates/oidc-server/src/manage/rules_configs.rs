@@ -1,6 +1,7 @@
 //! `/api/v2/rules-configs`: the secrets rules share. Keys are listed; values are write-only,
 //! in no response and no log line.
 
+use super::Problem;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -12,6 +13,13 @@ use serde_json::{Value, json};
 use super::{Key, MgmtError, Target};
 use crate::state::AppState;
 
+#[utoipa::path(
+    get,
+    path = "/rules-configs",
+    tag = "rules-configs",
+    security(("bearer" = ["read:rules_configs"])),
+    responses((status = 200, description = "The keys (never the values).", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -26,7 +34,7 @@ pub(crate) async fn list(
 }
 
 /// The body of `PUT /rules-configs/{key}`. Its `Debug` never shows the value.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SetBody {
     value: String,
@@ -38,6 +46,15 @@ impl std::fmt::Debug for SetBody {
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/rules-configs/{key}",
+    tag = "rules-configs",
+    params(("key" = String, Path, description = "The configuration key.")),
+    request_body = SetBody,
+    security(("bearer" = ["update:rules_configs"])),
+    responses((status = 200, description = "The key (the value is not returned).", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn set(
     State(state): State<AppState>,
     target: Target,
@@ -60,6 +77,14 @@ pub(crate) async fn set(
     Ok(Json(json!({ "key": echoed })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/rules-configs/{key}",
+    tag = "rules-configs",
+    params(("key" = String, Path, description = "The configuration key.")),
+    security(("bearer" = ["delete:rules_configs"])),
+    responses((status = 204, description = "Deleted."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn unset(
     State(state): State<AppState>,
     target: Target,

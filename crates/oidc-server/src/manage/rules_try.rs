@@ -4,13 +4,14 @@
 //! an issuance would run them. Nothing is issued or stored. The answer carries the outcome,
 //! or the failure naming the rule and the limit, each rule's log lines, fuel and duration.
 
+use super::Problem;
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use rules_abi::RuleInput;
-use rules_host::{ChainOutcome, ChainRule, RuleRun};
+use rules_host::{ChainOutcome, RuleRun};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,15 +20,28 @@ use crate::state::AppState;
 
 /// The event to try the rules on; every field but `user` and `context` comes from the
 /// server (configuration, `now`, the seed).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TryBody {
+    /// The user as a rule sees it.
     #[serde(default)]
+    #[schema(value_type = Object)]
     user: Value,
+    /// The context as a rule sees it, `protocol` included.
     #[serde(default)]
+    #[schema(value_type = Object)]
     context: Value,
 }
 
+#[utoipa::path(
+    post,
+    path = "/rules/{id}/try",
+    tag = "rules",
+    params(("id" = String, Path, description = "The rule id.")),
+    request_body = TryBody,
+    security(("bearer" = ["update:rules"])),
+    responses((status = 200, description = "The rule's outcome, log lines, fuel and time.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn one(
     State(state): State<AppState>,
     target: Target,
@@ -37,6 +51,14 @@ pub(crate) async fn one(
     run(state, target, Some(id), body).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/rules/try",
+    tag = "rules",
+    request_body = TryBody,
+    security(("bearer" = ["update:rules"])),
+    responses((status = 200, description = "The chain's outcome, log lines, fuel and time per rule.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn chain(
     State(state): State<AppState>,
     target: Target,
@@ -59,40 +81,34 @@ async fn run(
     .map_err(|e| MgmtError::bad_request("invalid_body", format!("Invalid event: {e}.")))?;
     super::read(&state, target, "update:rules", move |call| {
         let tenant = call.tenant;
-        let chain = tenant
-            .chain
-            .as_ref()
-            .map_err(|reason| MgmtError::bad_request("invalid_rule", reason.clone()))?;
-        let selected: Vec<ChainRule> = match &rule_id {
+        let (host, limits) = (call.state.host(), call.state.limits());
+        let selected = match &rule_id {
             Some(id) => {
-                let record = tenant.rules.rule(id).ok_or_else(|| {
-                    MgmtError::new(
+                if tenant.rules.rule(id).is_none() {
+                    return Err(MgmtError::new(
                         axum::http::StatusCode::NOT_FOUND,
                         "inexistent_rule",
                         format!("The rule {id:?} does not exist."),
-                    )
-                })?;
-                chain
-                    .iter()
-                    .filter(|rule| rule.name == record.name)
-                    .map(|rule| ChainRule {
-                        enabled: true,
-                        ..rule.clone()
-                    })
-                    .collect()
+                    ));
+                }
+                // The rule runs whether it is enabled or not: trying it before enabling it
+                // is the point.
+                let mut one = tenant.chain(host, call.store(), limits, |rule| &rule.id == id);
+                if let Ok(one) = &mut one {
+                    one.iter_mut().for_each(|rule| rule.enabled = true);
+                }
+                one
             }
-            None => chain.clone(),
-        };
+            None => tenant.chain(host, call.store(), limits, |rule| rule.enabled),
+        }
+        .map_err(|reason| MgmtError::bad_request("invalid_rule", reason))?;
         let mut input = input;
         input.configuration = tenant.rules.configuration.clone();
         input.context.tenant = tenant.tenant.id.clone();
         input.now = call.now;
         input.seed = rand_seed();
         let started = Instant::now();
-        let result = call
-            .state
-            .host()
-            .run_chain(&selected, &input, call.state.limits());
+        let result = host.run_chain(&selected, &input, limits);
         let duration_us = started.elapsed().as_micros() as u64;
         Ok(match result {
             Ok(ChainOutcome {

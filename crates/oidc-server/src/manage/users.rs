@@ -1,6 +1,7 @@
 //! `/api/v2/users`: the tenant's database users. Passwords are hashed with Argon2id on the
 //! slow lane and never returned; blocking or deleting a user revokes its refresh tokens.
 
+use super::Problem;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -46,7 +47,7 @@ pub(crate) fn view(user: &User) -> Value {
 }
 
 /// The body of a create or an update: Auth0's user fields.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UserBody {
     user_id: Option<String>,
@@ -62,7 +63,9 @@ pub(crate) struct UserBody {
     password: Option<String>,
     roles: Option<Vec<String>>,
     blocked: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     app_metadata: Option<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
     user_metadata: Option<Map<String, Value>>,
 }
 
@@ -115,6 +118,14 @@ impl UserBody {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/users",
+    tag = "users",
+    params(Paging),
+    security(("bearer" = ["read:users"])),
+    responses((status = 200, description = "The users, paginated.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
     target: Target,
@@ -131,12 +142,21 @@ pub(crate) async fn list(
     .map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ByEmail {
     email: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/users-by-email",
+    tag = "users",
+    params(ByEmail),
+    security(("bearer" = ["read:users"])),
+    responses((status = 200, description = "The users with this email.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn by_email(
     State(state): State<AppState>,
     target: Target,
@@ -152,6 +172,14 @@ pub(crate) async fn by_email(
     .map(Json)
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user id.")),
+    security(("bearer" = ["read:users"])),
+    responses((status = 200, description = "The user.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn get(
     State(state): State<AppState>,
     target: Target,
@@ -166,6 +194,14 @@ pub(crate) async fn get(
     .map(Json)
 }
 
+#[utoipa::path(
+    post,
+    path = "/users",
+    tag = "users",
+    request_body = UserBody,
+    security(("bearer" = ["create:users"])),
+    responses((status = 201, description = "The created user.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn create(
     State(state): State<AppState>,
     target: Target,
@@ -187,6 +223,15 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view(&user))))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user id.")),
+    request_body = UserBody,
+    security(("bearer" = ["update:users"])),
+    responses((status = 200, description = "The updated user.", body = Object), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     target: Target,
@@ -220,6 +265,14 @@ pub(crate) async fn update(
     Ok(Json(view(&user)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = String, Path, description = "The user id.")),
+    security(("bearer" = ["delete:users"])),
+    responses((status = 204, description = "Deleted; the user's refresh tokens are revoked."), (status = "4XX", description = "Refused: Auth0's error body, the reason in `message`.", body = Problem))
+)]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     target: Target,

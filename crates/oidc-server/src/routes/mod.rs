@@ -65,8 +65,8 @@ async fn with_token_context<T: Send + 'static>(
             let state = worker;
             let rules = TenantRules {
                 host: state.host(),
-                chain: &tenant.chain,
-                configuration: &tenant.rules.configuration,
+                store: state.store().as_ref(),
+                tenant: &tenant,
                 limits: state.limits(),
                 report: std::sync::Mutex::default(),
             };

@@ -2,6 +2,7 @@
 //! per failure mode, each asserting the exact typed error, and that the host still runs a good
 //! rule afterwards.
 
+mod cache;
 mod chain;
 mod hostile;
 mod validation;
