@@ -13,6 +13,8 @@ pub struct Process {
     pub child: Child,
     /// `http://127.0.0.1:PORT`.
     pub addr: String,
+    /// What the process writes on stderr (its logs), read until it exits.
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Process {
@@ -34,15 +36,17 @@ impl Process {
         match line {
             Some(line) => {
                 // Drain stderr in the background so the server never blocks on a full pipe.
-                if let Some(mut stderr) = child.stderr.take() {
+                let stderr = child.stderr.take().map(|mut stderr| {
                     std::thread::spawn(move || {
-                        let mut sink = Vec::new();
-                        let _ = stderr.read_to_end(&mut sink);
-                    });
-                }
+                        let mut text = String::new();
+                        let _ = stderr.read_to_string(&mut text);
+                        text
+                    })
+                });
                 Ok(Process {
                     child,
                     addr: line.trim_start_matches("listening on ").to_owned(),
+                    stderr,
                 })
             }
             None => {
@@ -60,6 +64,16 @@ impl Process {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// SIGKILL, wait for it, and return everything it wrote on stderr.
+    pub fn kill_and_read_stderr(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default()
     }
 }
 

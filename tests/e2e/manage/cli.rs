@@ -34,8 +34,9 @@ fn value_of<'a>(text: &'a str, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
-#[test]
-fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
+/// The server as a process on a fresh directory (the example rules under `rules/`), with the
+/// operator API on.
+fn server_with_operator_api() -> (tempfile::TempDir, Process) {
     let dir = deployment_dir("", "");
     let token_file = dir.path().join("operator.token");
     std::fs::write(&token_file, OPERATOR_TOKEN).expect("token file");
@@ -51,6 +52,12 @@ fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
         ],
     )
     .expect("the server starts");
+    (dir, server)
+}
+
+#[test]
+fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
+    let (dir, server) = server_with_operator_api();
     let addr = server.addr.clone();
 
     let (code, out, err) = cli(
@@ -201,4 +208,64 @@ fn a_rule_author_deploys_and_tries_a_rule_and_errors_exit_with_their_code() {
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("cannot reach"), "{err}");
     server.kill();
+}
+
+/// What a load balancer and a log collector see of the server process: health and readiness
+/// probes, and logs on a pipe as JSON lines, each line of a request with its request id.
+#[tokio::test]
+async fn the_process_answers_probes_and_logs_json_lines_with_the_request_id() {
+    let (_dir, server) = server_with_operator_api();
+    let http = claimsmith_tests::http();
+    let get = |path: &str| http.get(format!("{}{path}", server.addr)).send();
+    let health = get("/healthz").await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = get("/readyz")
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready, serde_json::json!({"status": "ready", "tenants": 0}));
+
+    let created = http
+        .post(format!("{}/operator/v1/tenants", server.addr))
+        .bearer_auth(OPERATOR_TOKEN)
+        .json(&serde_json::json!({"id": "logs", "signing_alg": "ES256",
+            "issuer": format!("{}/t/logs/", server.addr)}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+    let request_id = created.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let ready: serde_json::Value = get("/readyz")
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["tenants"], 1);
+
+    let logs = server.kill_and_read_stderr();
+    assert!(
+        !logs.contains('\u{1b}'),
+        "no colour codes in a log file: {logs}"
+    );
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["level"].is_string() && line["timestamp"].is_string())
+    );
+    let created_line = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "tenant created")
+        .unwrap_or_else(|| panic!("no `tenant created` line in {logs}"));
+    assert_eq!(created_line["span"]["request_id"], request_id.as_str());
 }

@@ -275,8 +275,10 @@ pub fn delete(store: &dyn Store, tenant: &str, id: &str) -> Result<(), ManageErr
 }
 
 /// Makes the tenant's rules exactly `declared` (the seed file's way): a rule keeps its id when
-/// its name is still declared, rules no longer declared are deleted. All modules are checked
-/// before anything is written.
+/// its name is still declared, rules no longer declared are deleted. Every module the tenant
+/// does not already run is checked before anything is written; one it runs was checked when
+/// it was stored, so a seed applied at each start compiles nothing it did not change (the
+/// server compiles a module at its first use instead).
 pub fn replace_all(
     store: &dyn Store,
     check: &dyn ModuleCheck,
@@ -285,12 +287,17 @@ pub fn replace_all(
     now: UnixMillis,
     entropy: &mut dyn Entropy,
 ) -> Result<(), ManageError> {
+    let current = store.rule_set(tenant)?;
+    let running: std::collections::HashSet<&str> = current.module_hashes().collect();
     let mut checked = Vec::with_capacity(declared.len());
     for rule in declared {
         validate_name(&rule.name)?;
         validate_order(rule.order)?;
-        let hash = checked_module(check, &rule.module)
-            .map_err(|e| ManageError::invalid(format!("Rule {:?}: {e}", rule.name)))?;
+        let hash = module_hash(&rule.module);
+        if !running.contains(hash.as_str()) {
+            checked_module(check, &rule.module)
+                .map_err(|e| ManageError::invalid(format!("Rule {:?}: {e}", rule.name)))?;
+        }
         checked.push((rule, hash, secret::new_id("rul", entropy)));
     }
     let modules: Vec<(&str, &[u8])> = checked

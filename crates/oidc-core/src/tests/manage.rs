@@ -201,6 +201,42 @@ fn configuration_keys_are_listed_without_values() {
     assert_eq!(rules::config_keys(&store, "acme").unwrap(), ["API_KEY"]);
 }
 
+/// Counts the modules it is asked to check.
+#[derive(Default)]
+struct CountingCheck(std::sync::atomic::AtomicUsize);
+
+impl ModuleCheck for CountingCheck {
+    fn check(&self, wasm: &[u8]) -> Result<(), String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        MagicCheck.check(wasm)
+    }
+
+    fn abi_version(&self) -> u32 {
+        1
+    }
+}
+
+#[test]
+fn a_declared_set_checks_only_the_modules_the_tenant_does_not_run_yet() {
+    let store = MemoryStore::new();
+    let rule = |name: &str, module: &[u8]| DeclaredRule {
+        name: name.to_owned(),
+        order: 1 + i64::from(name == "b"),
+        enabled: true,
+        module: module.to_vec(),
+    };
+    let check = CountingCheck::default();
+    let apply = |rules: &[DeclaredRule]| {
+        rules::replace_all(&store, &check, "acme", rules, T0, &mut SystemEntropy).unwrap();
+        check.0.swap(0, std::sync::atomic::Ordering::Relaxed)
+    };
+    assert_eq!(apply(&[rule("a", b"\0asm a"), rule("b", b"\0asm b")]), 2);
+    // A restart with the same seed: nothing to check, so nothing compiled at start.
+    assert_eq!(apply(&[rule("a", b"\0asm a"), rule("b", b"\0asm b")]), 0);
+    // A new version of one rule: only it is checked.
+    assert_eq!(apply(&[rule("a", b"\0asm a"), rule("b", b"\0asm b2")]), 1);
+}
+
 #[test]
 fn a_declared_set_keeps_ids_by_name_and_deletes_what_it_no_longer_declares() {
     let store = MemoryStore::new();

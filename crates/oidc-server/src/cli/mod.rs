@@ -256,12 +256,7 @@ fn read_key(path: &Path) -> anyhow::Result<OperatorKey> {
 
 /// Runs the command line with the process's arguments.
 pub async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    logging();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Keygen) => {
@@ -361,6 +356,26 @@ fn rekey(data: &Path, old: &Path, new: &Path) -> anyhow::Result<()> {
         new.id_hex()
     );
     Ok(())
+}
+
+/// Logs on stderr: for a person at a terminal, coloured text; otherwise (a file, a pipe, a
+/// log collector) one JSON object per line, with the request's span (its `request_id`) on
+/// every line of a request, and no colour codes. `RUST_LOG` filters (default `info`).
+fn logging() {
+    use std::io::IsTerminal as _;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    if std::io::stderr().is_terminal() {
+        logs.init();
+    } else {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    }
 }
 
 /// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.

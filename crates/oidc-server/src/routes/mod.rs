@@ -3,6 +3,7 @@
 
 mod discovery;
 mod form;
+mod health;
 
 pub use form::parse_token_request;
 mod revoke;
@@ -41,6 +42,8 @@ pub fn app(state: AppState) -> Router {
             )),
         );
     Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .merge(crate::operator::routes())
         .nest(TENANT_PREFIX, tenant_routes.clone())
         .merge(tenant_routes)
