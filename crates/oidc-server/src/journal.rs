@@ -87,6 +87,7 @@ pub(crate) fn store(state: &AppState, tenant: &str, mut events: Vec<LogEvent>, r
             )
         });
     }
+    state.metrics().record(tenant, &events, &rules);
     if !rules.is_empty()
         && let Some(outcome) = events.iter_mut().find(|e| {
             matches!(

@@ -24,6 +24,7 @@ mod error;
 mod fair;
 mod journal;
 mod manage;
+mod metrics;
 mod operator;
 mod paths;
 mod request_id;

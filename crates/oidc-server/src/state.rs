@@ -146,6 +146,7 @@ pub(crate) struct Inner {
     tarpit: Duration,
     limits: RuleLimits,
     operator_token: Option<oidc_core::SecretHash>,
+    metrics: crate::metrics::Metrics,
     tenants: RwLock<Tenants>,
 }
 
@@ -185,6 +186,7 @@ impl AppState {
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
             tarpit: settings.tarpit,
             operator_token: settings.operator_token,
+            metrics: crate::metrics::Metrics::default(),
             limits,
             tenants: RwLock::new(tenants),
             store,
@@ -217,6 +219,10 @@ impl AppState {
 
     pub(crate) fn host(&self) -> &RuleHost {
         &self.0.host
+    }
+
+    pub(crate) fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.0.metrics
     }
 
     /// What the compiled-rule cache holds and did.

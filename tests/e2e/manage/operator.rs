@@ -222,3 +222,85 @@ async fn a_created_tenant_manages_itself_and_a_deleted_one_is_gone_with_its_data
         Some(2)
     );
 }
+
+/// The value of the sample `name{labels}` in an OpenMetrics text, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_grants_reuse_and_rules_for_the_operator_only() {
+    use crate::token::{ALICE, API, WEB};
+    let server = server().await;
+    let url = format!("{}/metrics", server.addr);
+    assert_eq!(problem(&server.send(server.http.get(&url)).await).0, 401);
+
+    let mut login = vec![
+        ("grant_type", "password"),
+        ("audience", API),
+        ("scope", "openid offline_access read:reports"),
+    ];
+    login.extend_from_slice(&WEB);
+    login.extend_from_slice(&ALICE);
+    let first = server.token("acme", &login).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let old = first.field("refresh_token");
+    let mut exchange = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", old.as_str()),
+    ];
+    exchange.extend_from_slice(&WEB);
+    assert_eq!(server.token("acme", &exchange).await.status, 200);
+    // Past the overlap window, the old token again: reuse detected.
+    server.clock.advance_secs(60);
+    assert_eq!(server.token("acme", &exchange).await.status, 403);
+
+    let reply = server
+        .http
+        .get(&url)
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(reply.status(), 200);
+    assert!(
+        reply.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("application/openmetrics-text")
+    );
+    let text = reply.text().await.expect("text");
+    let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}:\n{text}"));
+    assert_eq!(
+        count(r#"claimsmith_log_events_total{tenant="acme",type="s"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"claimsmith_log_events_total{tenant="acme",type="sertft"}"#),
+        1.0
+    );
+    assert_eq!(
+        count(r#"claimsmith_log_events_total{tenant="acme",type="ferrt"}"#),
+        1.0
+    );
+    // The login and the refresh ran the chain; the reuse was refused before any rule.
+    assert_eq!(
+        count(r#"claimsmith_rule_calls_total{tenant="acme",rule="add-roles"}"#),
+        2.0
+    );
+    assert!(count(r#"claimsmith_rule_fuel_total{tenant="acme",rule="add-roles"}"#) > 1000.0);
+    assert_eq!(
+        count(
+            r#"claimsmith_http_requests_total{endpoint="/t/{tenant}/oauth/token",method="POST",status="200"}"#
+        ),
+        2.0
+    );
+    assert!(
+        count(
+            r#"claimsmith_http_request_duration_seconds_count{endpoint="/t/{tenant}/oauth/token"}"#
+        ) >= 3.0
+    );
+    assert!(text.contains("claimsmith_rule_cache_modules "), "{text}");
+}

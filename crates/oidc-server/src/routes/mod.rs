@@ -44,9 +44,14 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::expose))
         .merge(crate::operator::routes())
         .nest(TENANT_PREFIX, tenant_routes.clone())
         .merge(tenant_routes)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .layer(axum::middleware::from_fn(crate::request_id::request_id))
         .with_state(state)
 }
