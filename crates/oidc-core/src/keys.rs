@@ -1,6 +1,8 @@
 //! A tenant's signing keys: the active key that signs, every key that verifies, and the JWKS
 //! that publishes them.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
@@ -148,6 +150,61 @@ fn encoding_key(material: &KeyMaterial) -> EncodingKey {
     }
 }
 
+/// The active private key, parsed once. `jsonwebtoken::encode` parses (and, for ECDSA and
+/// RSA, checks) the private key on every call, which cost more than the signature itself; the
+/// key pairs here are aws-lc-rs's, the library jsonwebtoken signs with, kept for the life of
+/// the tenant's keys.
+enum ActiveKey {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ecdsa(aws_lc_rs::signature::EcdsaKeyPair),
+    Ed25519(aws_lc_rs::signature::Ed25519KeyPair),
+}
+
+impl ActiveKey {
+    /// Parses the key as jsonwebtoken reads each kind: RSA as PKCS#1, ECDSA and Ed25519 as
+    /// PKCS#8.
+    fn parse(material: &KeyMaterial) -> Result<ActiveKey, KeyError> {
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair};
+        let unusable = |reason: String| KeyError::Unusable {
+            kid: material.kid.clone(),
+            reason,
+        };
+        let der = material.private_der.as_slice();
+        Ok(match material.alg {
+            SigningAlg::RS256 => ActiveKey::Rsa(
+                aws_lc_rs::rsa::KeyPair::from_der(der).map_err(|e| unusable(e.to_string()))?,
+            ),
+            SigningAlg::ES256 => ActiveKey::Ecdsa(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                    .map_err(|e| unusable(e.to_string()))?,
+            ),
+            SigningAlg::EdDSA => ActiveKey::Ed25519(
+                Ed25519KeyPair::from_pkcs8(der).map_err(|e| unusable(e.to_string()))?,
+            ),
+        })
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = |e: aws_lc_rs::error::Unspecified| KeyError::Signing(e.to_string());
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        Ok(match self {
+            ActiveKey::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &rng,
+                    message,
+                    &mut signature,
+                )
+                .map_err(failed)?;
+                signature
+            }
+            ActiveKey::Ecdsa(pair) => pair.sign(&rng, message).map_err(failed)?.as_ref().to_vec(),
+            ActiveKey::Ed25519(pair) => pair.sign(message).as_ref().to_vec(),
+        })
+    }
+}
+
 struct Verifier {
     kid: String,
     algorithm: Algorithm,
@@ -157,8 +214,9 @@ struct Verifier {
 /// Keys ready to use: parsed once per tenant, not per request.
 pub struct TenantKeys {
     active_kid: String,
-    active: EncodingKey,
-    header: Header,
+    active: ActiveKey,
+    /// The JWS header of every token, base64url-encoded once.
+    encoded_header: String,
     verifiers: Vec<Verifier>,
     jwks: JwkSet,
 }
@@ -207,10 +265,11 @@ impl TenantKeys {
         }
         let mut header = Header::new(algorithm(active.alg));
         header.kid = Some(active.kid.clone());
+        let header = serde_json::to_vec(&header).map_err(|e| KeyError::Signing(e.to_string()))?;
         let keys = TenantKeys {
             active_kid: active.kid.clone(),
-            active: encoding_key(active),
-            header,
+            active: ActiveKey::parse(active)?,
+            encoded_header: URL_SAFE_NO_PAD.encode(header),
             verifiers,
             jwks,
         };
@@ -219,10 +278,18 @@ impl TenantKeys {
         Ok(keys)
     }
 
-    /// Signs `claims` as a JWT with the active key.
+    /// Signs `claims` as a JWT with the active key: JWS compact serialization (RFC 7515
+    /// §7.1), `header.claims.signature`, each part base64url without padding.
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, KeyError> {
-        jsonwebtoken::encode(&self.header, claims, &self.active)
-            .map_err(|e| KeyError::Signing(e.to_string()))
+        let claims = serde_json::to_vec(claims).map_err(|e| KeyError::Signing(e.to_string()))?;
+        let mut token = String::with_capacity(self.encoded_header.len() + claims.len() * 2 + 100);
+        token.push_str(&self.encoded_header);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(claims, &mut token);
+        let signature = self.active.sign(token.as_bytes())?;
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        Ok(token)
     }
 
     /// Verifies a JWT signed by any of the tenant's keys, with `iss` and expiry checked, and
@@ -290,6 +357,29 @@ mod tests {
                 keys.jwks().keys[0].common.key_id.as_deref(),
                 Some(key.kid.as_str())
             );
+        }
+    }
+
+    /// The key parsed once signs exactly as `jsonwebtoken::encode` does: the same header and
+    /// claims parts, and for the deterministic schemes (RSA PKCS#1 v1.5, Ed25519) the same
+    /// token; ECDSA signatures are randomized, so that one is checked by verification.
+    #[test]
+    fn tokens_are_the_ones_jsonwebtoken_would_sign() {
+        let claims = serde_json::json!({"iss": "https://t/", "sub": "u", "exp": 100, "n": "é"});
+        for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+            let key = generate(alg, format!("k-{}", alg.as_str()), 1).unwrap();
+            let keys = TenantKeys::new(std::slice::from_ref(&key), alg).unwrap();
+            let mut header = Header::new(algorithm(alg));
+            header.kid = Some(key.kid.clone());
+            let expected = jsonwebtoken::encode(&header, &claims, &encoding_key(&key)).unwrap();
+            let token = keys.sign(&claims).unwrap();
+            let parts = |t: &str| t.rsplit_once('.').map(|(m, _)| m.to_owned()).unwrap();
+            assert_eq!(parts(&token), parts(&expected), "{alg:?}");
+            if alg != SigningAlg::ES256 {
+                assert_eq!(token, expected, "{alg:?}");
+            }
+            let verified: serde_json::Value = keys.verify(&token, "https://t/", 99).unwrap();
+            assert_eq!(verified, claims);
         }
     }
 
