@@ -52,6 +52,16 @@ async fn the_document_matches_the_served_routes() {
 
     let paths = doc["paths"].as_object().expect("paths");
     assert!(paths.len() >= 24, "{} paths", paths.len());
+    // Code generators need one unique operationId per operation.
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| METHODS.iter().filter_map(|m| item.get(*m)))
+        .map(|operation| operation["operationId"].as_str().expect("an operationId"))
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "duplicate operationIds: {ids:?}");
     let mut operations = 0;
     for (path, item) in paths {
         let url = format!("{base}{}", concrete(path));

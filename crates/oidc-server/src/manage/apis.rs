@@ -77,6 +77,7 @@ fn fields(
 }
 
 #[utoipa::path(
+    operation_id = "list_resource_servers",
     get,
     path = "/resource-servers",
     tag = "resource-servers",
@@ -104,6 +105,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(
+    operation_id = "get_resource_server",
     get,
     path = "/resource-servers/{id}",
     tag = "resource-servers",
@@ -126,6 +128,7 @@ pub(crate) async fn get(
 }
 
 #[utoipa::path(
+    operation_id = "create_resource_server",
     post,
     path = "/resource-servers",
     tag = "resource-servers",
@@ -149,6 +152,7 @@ pub(crate) async fn create(
 }
 
 #[utoipa::path(
+    operation_id = "update_resource_server",
     patch,
     path = "/resource-servers/{id}",
     tag = "resource-servers",
@@ -174,6 +178,7 @@ pub(crate) async fn update(
 }
 
 #[utoipa::path(
+    operation_id = "delete_resource_server",
     delete,
     path = "/resource-servers/{id}",
     tag = "resource-servers",

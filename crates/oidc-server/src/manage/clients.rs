@@ -81,6 +81,7 @@ impl ClientBody {
 }
 
 #[utoipa::path(
+    operation_id = "list_clients",
     get,
     path = "/clients",
     tag = "clients",
@@ -103,6 +104,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(
+    operation_id = "get_client",
     get,
     path = "/clients/{id}",
     tag = "clients",
@@ -125,6 +127,7 @@ pub(crate) async fn get(
 }
 
 #[utoipa::path(
+    operation_id = "create_client",
     post,
     path = "/clients",
     tag = "clients",
@@ -148,6 +151,7 @@ pub(crate) async fn create(
 }
 
 #[utoipa::path(
+    operation_id = "update_client",
     patch,
     path = "/clients/{id}",
     tag = "clients",
@@ -173,6 +177,7 @@ pub(crate) async fn update(
 }
 
 #[utoipa::path(
+    operation_id = "rotate_client_secret",
     post,
     path = "/clients/{id}/rotate-secret",
     tag = "clients",
@@ -196,6 +201,7 @@ pub(crate) async fn rotate_secret(
 }
 
 #[utoipa::path(
+    operation_id = "delete_client",
     delete,
     path = "/clients/{id}",
     tag = "clients",

@@ -30,6 +30,7 @@ pub(crate) struct Kid {
 }
 
 #[utoipa::path(
+    operation_id = "list_signing_keys",
     get,
     path = "/keys/signing",
     tag = "signing-keys",
@@ -50,6 +51,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(
+    operation_id = "rotate_signing_key",
     post,
     path = "/keys/signing/rotate",
     tag = "signing-keys",
@@ -76,6 +78,7 @@ pub(crate) async fn rotate(
 }
 
 #[utoipa::path(
+    operation_id = "revoke_signing_key",
     put,
     path = "/keys/signing/{kid}/revoke",
     tag = "signing-keys",

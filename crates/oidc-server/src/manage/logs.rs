@@ -94,6 +94,7 @@ fn date(name: &str, value: Option<String>) -> Result<Option<u64>, MgmtError> {
 const CHUNK: usize = 500;
 
 #[utoipa::path(
+    operation_id = "list_logs",
     get,
     path = "/logs",
     tag = "logs",
@@ -170,6 +171,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(
+    operation_id = "get_log",
     get,
     path = "/logs/{id}",
     tag = "logs",

@@ -127,6 +127,7 @@ impl utoipa::Modify for BearerScheme {
 /// This document, with the tenant's own API as its server. Public: it describes the API, and
 /// holds nothing of the tenant's but its issuer.
 #[utoipa::path(
+    operation_id = "get_openapi",
     get,
     path = "/openapi.json",
     tag = "meta",

@@ -50,6 +50,7 @@ pub(crate) struct ClientFilter {
 }
 
 #[utoipa::path(
+    operation_id = "list_user_refresh_tokens",
     get,
     path = "/users/{id}/refresh-tokens",
     tag = "refresh-tokens",
@@ -76,6 +77,7 @@ pub(crate) async fn of_user(
 }
 
 #[utoipa::path(
+    operation_id = "revoke_user_refresh_tokens",
     delete,
     path = "/users/{id}/refresh-tokens",
     tag = "refresh-tokens",
@@ -107,6 +109,7 @@ pub(crate) async fn revoke_of_user(
 }
 
 #[utoipa::path(
+    operation_id = "get_refresh_token",
     get,
     path = "/refresh-tokens/{id}",
     tag = "refresh-tokens",
@@ -129,6 +132,7 @@ pub(crate) async fn get(
 }
 
 #[utoipa::path(
+    operation_id = "revoke_refresh_token",
     delete,
     path = "/refresh-tokens/{id}",
     tag = "refresh-tokens",
@@ -181,6 +185,7 @@ pub(crate) struct DeviceQuery {
 }
 
 #[utoipa::path(
+    operation_id = "list_device_credentials",
     get,
     path = "/device-credentials",
     tag = "refresh-tokens",
@@ -233,6 +238,7 @@ pub(crate) async fn device_credentials(
 }
 
 #[utoipa::path(
+    operation_id = "delete_device_credential",
     delete,
     path = "/device-credentials/{id}",
     tag = "refresh-tokens",

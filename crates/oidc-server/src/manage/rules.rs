@@ -54,6 +54,7 @@ pub(crate) struct ListQuery {
 }
 
 #[utoipa::path(
+    operation_id = "list_rules",
     get,
     path = "/rules",
     tag = "rules",
@@ -87,6 +88,7 @@ pub(crate) async fn list(
 }
 
 #[utoipa::path(
+    operation_id = "get_rule",
     get,
     path = "/rules/{id}",
     tag = "rules",
@@ -143,6 +145,7 @@ struct Upload {
 }
 
 #[utoipa::path(
+    operation_id = "create_rule",
     post,
     path = "/rules",
     tag = "rules",
@@ -191,6 +194,7 @@ pub(crate) async fn create(
 }
 
 #[utoipa::path(
+    operation_id = "update_rule",
     patch,
     path = "/rules/{id}",
     tag = "rules",
@@ -225,6 +229,7 @@ pub(crate) async fn update(
 }
 
 #[utoipa::path(
+    operation_id = "delete_rule",
     delete,
     path = "/rules/{id}",
     tag = "rules",

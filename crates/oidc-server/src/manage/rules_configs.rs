@@ -14,6 +14,7 @@ use super::{Key, MgmtError, Target};
 use crate::state::AppState;
 
 #[utoipa::path(
+    operation_id = "list_rules_configs",
     get,
     path = "/rules-configs",
     tag = "rules-configs",
@@ -47,6 +48,7 @@ impl std::fmt::Debug for SetBody {
 }
 
 #[utoipa::path(
+    operation_id = "set_rules_config",
     put,
     path = "/rules-configs/{key}",
     tag = "rules-configs",
@@ -78,6 +80,7 @@ pub(crate) async fn set(
 }
 
 #[utoipa::path(
+    operation_id = "delete_rules_config",
     delete,
     path = "/rules-configs/{key}",
     tag = "rules-configs",

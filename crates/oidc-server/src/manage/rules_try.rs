@@ -34,6 +34,7 @@ pub(crate) struct TryBody {
 }
 
 #[utoipa::path(
+    operation_id = "try_rule",
     post,
     path = "/rules/{id}/try",
     tag = "rules",
@@ -52,6 +53,7 @@ pub(crate) async fn one(
 }
 
 #[utoipa::path(
+    operation_id = "try_rules",
     post,
     path = "/rules/try",
     tag = "rules",

@@ -119,6 +119,7 @@ impl UserBody {
 }
 
 #[utoipa::path(
+    operation_id = "list_users",
     get,
     path = "/users",
     tag = "users",
@@ -150,6 +151,7 @@ pub(crate) struct ByEmail {
 }
 
 #[utoipa::path(
+    operation_id = "get_users_by_email",
     get,
     path = "/users-by-email",
     tag = "users",
@@ -173,6 +175,7 @@ pub(crate) async fn by_email(
 }
 
 #[utoipa::path(
+    operation_id = "get_user",
     get,
     path = "/users/{id}",
     tag = "users",
@@ -195,6 +198,7 @@ pub(crate) async fn get(
 }
 
 #[utoipa::path(
+    operation_id = "create_user",
     post,
     path = "/users",
     tag = "users",
@@ -224,6 +228,7 @@ pub(crate) async fn create(
 }
 
 #[utoipa::path(
+    operation_id = "update_user",
     patch,
     path = "/users/{id}",
     tag = "users",
@@ -266,6 +271,7 @@ pub(crate) async fn update(
 }
 
 #[utoipa::path(
+    operation_id = "delete_user",
     delete,
     path = "/users/{id}",
     tag = "users",
