@@ -273,6 +273,30 @@ async fn refresh(
     (successor, took)
 }
 
+/// One refresh exchange for each sampled tenant, each following its own chain: the latencies.
+async fn round(
+    http: &reqwest::Client,
+    addr: &str,
+    credentials: &[(String, String)],
+    sample: &[usize],
+    refresh_tokens: &mut BTreeMap<usize, String>,
+) -> Vec<Duration> {
+    let mut latencies = Vec::with_capacity(sample.len());
+    for &index in sample {
+        let (successor, took) = refresh(
+            http,
+            addr,
+            &credentials[index],
+            index,
+            &refresh_tokens[&index],
+        )
+        .await;
+        latencies.push(took);
+        refresh_tokens.insert(index, successor);
+    }
+    latencies
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -326,37 +350,30 @@ async fn main() {
     // The measured run: a restart on the same data.
     let (server, startup) = start(binary, &data);
     let idle_rss = rss_mib(&server);
-    let mut first_requests = Vec::new();
-    for &index in &sample {
-        let (successor, took) = refresh(
-            &http,
-            &server.addr,
-            &credentials[index],
-            index,
-            &refresh_tokens[&index],
-        )
-        .await;
-        first_requests.push(took);
-        refresh_tokens.insert(index, successor);
-    }
+    let first_requests = round(
+        &http,
+        &server.addr,
+        &credentials,
+        &sample,
+        &mut refresh_tokens,
+    )
+    .await;
     let warm_rss = rss_mib(&server);
     let (warm_modules, warm_mib, _) = cache(&http, &server.addr).await;
     let rounds = env("BENCH_ROUNDS", 20);
     let mut steady = Vec::new();
     let steady_began = Instant::now();
     for _ in 0..rounds {
-        for &index in &sample {
-            let (successor, took) = refresh(
+        steady.extend(
+            round(
                 &http,
                 &server.addr,
-                &credentials[index],
-                index,
-                &refresh_tokens[&index],
+                &credentials,
+                &sample,
+                &mut refresh_tokens,
             )
-            .await;
-            steady.push(took);
-            refresh_tokens.insert(index, successor);
-        }
+            .await,
+        );
     }
     let steady = figures(steady, steady_began.elapsed());
     let steady_rss = rss_mib(&server);
