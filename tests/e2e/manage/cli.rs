@@ -219,12 +219,11 @@ async fn the_process_answers_probes_and_logs_json_lines_with_the_request_id() {
     let get = |path: &str| http.get(format!("{}{path}", server.addr)).send();
     let health = get("/healthz").await.expect("healthz");
     assert_eq!(health.status(), 200);
-    let ready: serde_json::Value = get("/readyz")
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let readiness = || async {
+        let reply = get("/readyz").await.expect("readyz");
+        reply.json::<serde_json::Value>().await.expect("json")
+    };
+    let ready = readiness().await;
     assert_eq!(ready, serde_json::json!({"status": "ready", "tenants": 0}));
 
     let created = http
@@ -240,12 +239,7 @@ async fn the_process_answers_probes_and_logs_json_lines_with_the_request_id() {
         .to_str()
         .expect("ascii")
         .to_owned();
-    let ready: serde_json::Value = get("/readyz")
-        .await
-        .expect("readyz")
-        .json()
-        .await
-        .expect("json");
+    let ready = readiness().await;
     assert_eq!(ready["tenants"], 1);
 
     let logs = server.kill_and_read_stderr();
