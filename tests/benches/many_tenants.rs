@@ -166,6 +166,8 @@ fn populate(data: &Path, count: usize) -> Vec<(String, String)> {
                     roles: vec!["admin".into()],
                     blocked: false,
                     logins_count: 0,
+                    last_login: None,
+                    last_ip: None,
                     created_at: now,
                     updated_at: now,
                 },

@@ -3,5 +3,6 @@
 
 mod chains;
 mod example_rules;
+mod login;
 mod manage;
 mod token;

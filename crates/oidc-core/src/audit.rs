@@ -14,6 +14,7 @@ use crate::model::UnixMillis;
 pub mod codes {
     pub const SUCCESS_LOGIN: &str = "s";
     pub const FAILED_LOGIN: &str = "f";
+    pub const SUCCESS_LOGOUT: &str = "slo";
     pub const SUCCESS_REFRESH: &str = "sertft";
     pub const FAILED_REFRESH: &str = "fertft";
     pub const REUSE_DETECTED: &str = "ferrt";

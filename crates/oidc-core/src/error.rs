@@ -27,6 +27,18 @@ pub enum ErrorCode {
     ServerError,
     /// Overload or contention: 503, with `Retry-After`.
     TemporarilyUnavailable,
+    /// `/authorize` with a `response_type` the server or the client does not support.
+    UnsupportedResponseType,
+    /// `prompt=none` without a usable session (OIDC Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none` where the login would need the user (a rule redirect).
+    InteractionRequired,
+    /// Device flow polling (RFC 8628 §3.5): not approved yet.
+    AuthorizationPending,
+    /// Device flow polling faster than the interval.
+    SlowDown,
+    /// The device code expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -47,6 +59,12 @@ impl ErrorCode {
             ErrorCode::TooManyAttempts => "too_many_attempts",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::InteractionRequired => "interaction_required",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 
@@ -55,7 +73,13 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidRequest
             | ErrorCode::UnsupportedGrantType
-            | ErrorCode::InvalidScope => 400,
+            | ErrorCode::InvalidScope
+            | ErrorCode::UnsupportedResponseType
+            | ErrorCode::LoginRequired
+            | ErrorCode::InteractionRequired
+            | ErrorCode::AuthorizationPending
+            | ErrorCode::SlowDown
+            | ErrorCode::ExpiredToken => 400,
             // RFC 6749 §5.2 for `invalid_client`; Rules' UnauthorizedError; RFC 6750 §3.1.
             ErrorCode::InvalidClient | ErrorCode::Unauthorized | ErrorCode::InvalidToken => 401,
             // Auth0 answers these with 403.

@@ -23,6 +23,7 @@ mod error;
 pub mod grants;
 pub mod ids;
 pub mod keys;
+pub mod login;
 pub mod manage;
 pub mod mint;
 mod model;
@@ -49,7 +50,9 @@ pub use refresh::token::RefreshKeys;
 pub use revoke::revoke;
 pub use rules::{RequestInfo, RuleRunError, RuleRunner};
 pub use secret::{Entropy, Secret, SecretHash, SystemEntropy};
-pub use store::{Change, FamilyWrite, Store, StoreError, UserinfoWrite};
+pub use store::{
+    Change, FamilyWrite, FlowKind, FlowRecord, FlowWrite, Store, StoreError, UserinfoWrite,
+};
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use userinfo::userinfo;
 pub use vault::{OperatorKey, VaultError};

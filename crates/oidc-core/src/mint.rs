@@ -62,6 +62,12 @@ pub struct IdToken<'a> {
     /// Seconds since the epoch; kept across refreshes.
     pub auth_time: UnixMillis,
     pub custom: &'a Map<String, Value>,
+    /// The authorization request's `nonce`, echoed (OIDC Core §3.1.3.6).
+    pub nonce: Option<&'a str>,
+    /// The SSO session the login belongs to.
+    pub sid: Option<&'a str>,
+    /// The access token issued with it, for `at_hash`.
+    pub access_token: Option<&'a str>,
     pub now: UnixMillis,
 }
 
@@ -81,7 +87,33 @@ pub fn id_token(keys: &TenantKeys, token: &IdToken<'_>) -> Result<String, OAuthE
     if let Value::Object(standard) = standard {
         claims.extend(standard);
     }
+    let mut put = |name: &str, value: Option<String>| {
+        if let Some(value) = value {
+            claims.insert(name.to_owned(), Value::String(value));
+        }
+    };
+    put("nonce", token.nonce.map(str::to_owned));
+    put("sid", token.sid.map(str::to_owned));
+    put(
+        "at_hash",
+        token
+            .access_token
+            .map(|access| half_hash(token.tenant.signing_alg, access)),
+    );
     keys.sign(&claims).map_err(|_| OAuthError::server_error())
+}
+
+/// `at_hash` / `c_hash` (OIDC Core §3.1.3.6): the left half of the value's hash with the
+/// hash function of the signing algorithm (SHA-512 for Ed25519), base64url.
+pub fn half_hash(alg: crate::model::SigningAlg, value: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = match alg {
+        crate::model::SigningAlg::EdDSA => sha2::Sha512::digest(value.as_bytes()).to_vec(),
+        _ => sha2::Sha256::digest(value.as_bytes()).to_vec(),
+    };
+    let half = digest.get(..digest.len() / 2).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
 }
 
 /// The standard claims of `user` that `scope` grants (OIDC Core §5.4).

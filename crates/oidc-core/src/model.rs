@@ -73,6 +73,18 @@ pub struct Client {
     pub grant_types: Vec<String>,
     /// Exact redirect URIs, for the interactive flows.
     pub redirect_uris: Vec<String>,
+    /// Where logout may send the browser back to (exact match): Auth0's
+    /// `allowed_logout_urls`, also the allowed `post_logout_redirect_uri`s.
+    #[serde(default)]
+    pub allowed_logout_urls: Vec<String>,
+    /// Origins a browser app may call the token, revoke and userinfo endpoints from (CORS):
+    /// Auth0's `web_origins`.
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+    /// Whether ending an SSO session revokes the refresh tokens its logins issued to this
+    /// client. Off, as Auth0's refresh tokens outlive the session.
+    #[serde(default)]
+    pub logout_revokes_refresh_tokens: bool,
     /// `client_metadata`: what rules see as `context.clientMetadata`.
     pub metadata: BTreeMap<String, String>,
     pub refresh_token: RefreshPolicy,
@@ -145,7 +157,12 @@ pub struct User {
     /// RBAC role names.
     pub roles: Vec<String>,
     pub blocked: bool,
+    /// Interactive and password logins; silent authentication and refresh do not count.
     pub logins_count: u64,
+    #[serde(default)]
+    pub last_login: Option<UnixMillis>,
+    #[serde(default)]
+    pub last_ip: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -192,20 +209,35 @@ pub struct RuleRecord {
     pub updated_at: UnixMillis,
 }
 
-/// Changes to a user's metadata that rules asked for, saved only with a successful issuance.
+/// Changes to a user that an issuance saves, and only with it: the metadata rules asked for,
+/// and the login that started it. Stores apply it to the user as stored, inside the
+/// issuance's transaction, so concurrent logins each count.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetadataUpdate {
     pub app_metadata: serde_json::Map<String, serde_json::Value>,
     pub user_metadata: serde_json::Map<String, serde_json::Value>,
+    pub login: Option<LoginStamp>,
+}
+
+/// A login by password, on the hosted page or at the token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginStamp {
+    pub at: UnixMillis,
+    pub ip: Option<String>,
 }
 
 impl MetadataUpdate {
     pub fn is_empty(&self) -> bool {
-        self.app_metadata.is_empty() && self.user_metadata.is_empty()
+        self.app_metadata.is_empty() && self.user_metadata.is_empty() && self.login.is_none()
     }
 
-    /// Applies the update to `user`: top-level keys are replaced.
+    /// Applies the update to `user`: top-level keys are replaced; a login is counted.
     pub fn apply(&self, user: &mut User) {
+        if let Some(login) = &self.login {
+            user.logins_count = user.logins_count.saturating_add(1);
+            user.last_login = Some(login.at);
+            user.last_ip.clone_from(&login.ip);
+        }
         for (key, value) in &self.app_metadata {
             user.app_metadata.insert(key.clone(), value.clone());
         }

@@ -55,8 +55,33 @@ pub struct EventParts<'a> {
     pub params: &'a BTreeMap<String, String>,
     pub request: &'a RequestInfo,
     pub refresh_token: Option<rules_abi::RefreshTokenInfo>,
+    /// The browser login the event belongs to; `None` on the token endpoint.
+    pub interactive: Option<&'a Interactive>,
     pub now: UnixMillis,
     pub seed: u64,
+}
+
+/// What rules see of a browser login: the SSO session, how the user authenticated, the
+/// `/authorize` query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Interactive {
+    pub session_id: String,
+    pub sso: rules_abi::Sso,
+    pub methods: Vec<rules_abi::AuthenticationMethod>,
+    pub query: BTreeMap<String, String>,
+    /// Set on `redirect-callback`: the protocol the login started with.
+    pub original_protocol: Option<Protocol>,
+}
+
+/// The id rules see as `context.connectionID` for the tenant's database connection.
+pub const DATABASE_CONNECTION_ID: &str = "con_database";
+/// Its name, as Auth0 names the default database connection.
+pub const DATABASE_CONNECTION: &str = "Username-Password-Authentication";
+
+/// RFC 3339 with milliseconds, as Auth0 writes user timestamps.
+fn rfc3339(at: UnixMillis) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(at);
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 /// Builds the rule input in the Auth0 Rules shape.
@@ -82,6 +107,20 @@ pub fn event(parts: EventParts<'_>) -> RuleInput {
         blocked: user.blocked,
         app_metadata: user.app_metadata.clone(),
         user_metadata: user.user_metadata.clone(),
+        created_at: Some(rfc3339(user.created_at)),
+        updated_at: Some(rfc3339(user.updated_at)),
+        last_login: user.last_login.map(rfc3339),
+        last_ip: user.last_ip.clone(),
+        identities: vec![rules_abi::Identity {
+            connection: DATABASE_CONNECTION.into(),
+            provider: "auth0".into(),
+            user_id: user
+                .user_id
+                .strip_prefix("auth0|")
+                .unwrap_or(&user.user_id)
+                .to_owned(),
+            is_social: false,
+        }],
         ..rules_abi::User::default()
     };
     let context = &mut input.context;
@@ -90,8 +129,9 @@ pub fn event(parts: EventParts<'_>) -> RuleInput {
     context.client_id = parts.client.client_id.clone();
     context.client_name = parts.client.name.clone();
     context.client_metadata = parts.client.metadata.clone();
-    context.connection = "Username-Password-Authentication".into();
+    context.connection = DATABASE_CONNECTION.into();
     context.connection_strategy = "auth0".into();
+    context.connection_id = DATABASE_CONNECTION_ID.into();
     context.request.ip = parts.request.ip.clone();
     context.request.user_agent = parts.request.user_agent.clone();
     context.request.hostname = parts.request.hostname.clone();
@@ -108,7 +148,33 @@ pub fn event(parts: EventParts<'_>) -> RuleInput {
     context.audience = parts.audience.map(str::to_owned);
     context.scope = parts.scope.to_vec();
     context.refresh_token = parts.refresh_token;
+    if let Some(login) = parts.interactive {
+        context.session_id = Some(login.session_id.clone());
+        context.sso = Some(login.sso.clone());
+        context.authentication = Some(rules_abi::Authentication {
+            methods: login.methods.clone(),
+        });
+        context.original_protocol = login.original_protocol.clone();
+        for (name, value) in &login.query {
+            context
+                .request
+                .query
+                .insert(name.clone(), value.clone().into());
+        }
+    }
     input
+}
+
+/// What a rule's `redirect` may do where the chain runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redirects {
+    /// The token endpoint: no browser, so a redirect fails the request (Auth0's answer).
+    Refused,
+    /// A browser login: the redirect is returned in [`Applied::redirect`], tokens wait.
+    Allowed,
+    /// Back from a redirect (`redirect-callback`): one redirect per login, a second one is
+    /// ignored, as Auth0 ignores `context.redirect` there.
+    Ignored,
 }
 
 /// What a chain's outcome means for an issuance on the token endpoint.
@@ -122,6 +188,8 @@ pub struct Applied {
     pub metadata: MetadataUpdate,
     pub refresh_expires_at: Option<UnixMillis>,
     pub refresh_idle_expires_at: Option<UnixMillis>,
+    /// Where a rule sent the user, when redirects are [`Redirects::Allowed`].
+    pub redirect: Option<String>,
 }
 
 /// A refusal of the token endpoint caused by rules, and whether it revokes the family.
@@ -140,6 +208,7 @@ pub fn apply(
     input: &RuleInput,
     granted: &[String],
     api_scopes: &[String],
+    redirects: Redirects,
 ) -> Result<Applied, Refusal> {
     let refuse = |error| Refusal {
         error,
@@ -164,11 +233,15 @@ pub fn apply(
             DenyError::AccessDenied => OAuthError::access_denied(deny.description),
         }));
     }
-    if outcome.redirect.is_some() {
-        return Err(refuse(OAuthError::invalid_request(
-            "Redirection is not available on /oauth/token endpoint.",
-        )));
-    }
+    let redirect = match (outcome.redirect, redirects) {
+        (Some(_), Redirects::Refused) => {
+            return Err(refuse(OAuthError::invalid_request(
+                "Redirection is not available on /oauth/token endpoint.",
+            )));
+        }
+        (Some(redirect), Redirects::Allowed) => Some(redirect.url),
+        _ => None,
+    };
     let access_scope = match outcome.access_token_scope {
         Some(wanted) => rule_scope(&wanted, granted, api_scopes),
         None => granted.to_vec(),
@@ -189,9 +262,11 @@ pub fn apply(
         metadata: MetadataUpdate {
             app_metadata: outcome.app_metadata,
             user_metadata: outcome.user_metadata,
+            login: None,
         },
         refresh_expires_at: outcome.refresh_token_expires_at,
         refresh_idle_expires_at: outcome.refresh_token_idle_expires_at,
+        redirect,
     })
 }
 

@@ -12,7 +12,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use crate::keys::StoredKey;
-use crate::model::{Api, Client, MetadataUpdate, RuleSet, Tenant, User};
+use crate::model::{Api, Client, MetadataUpdate, RuleSet, Tenant, UnixMillis, User};
 use crate::refresh::RefreshFamily;
 
 /// The store failed. Never shown to a client: the server logs it once, with the request id.
@@ -155,6 +155,85 @@ impl<'a> Change<'a> {
     }
 }
 
+/// The short-lived records of the interactive flows, each kind its own keyspace. Their ids
+/// are SHA-256 digests of the secrets they stand for (a code, a cookie, a device code), so a
+/// copy of the store yields nothing a browser or a device could present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FlowKind {
+    /// An authorization code, from its issue to its expiry (redeemed or not).
+    AuthorizationCode,
+    /// An SSO session, by its public id (`sid`).
+    Session,
+    /// A login in progress: the authorize request it serves, a rule redirect it waits for.
+    Login,
+    /// A device authorization, by the digest of its device code.
+    DeviceCode,
+    /// The index from a user code to its device code.
+    UserCode,
+}
+
+impl FlowKind {
+    pub const ALL: [FlowKind; 5] = [
+        FlowKind::AuthorizationCode,
+        FlowKind::Session,
+        FlowKind::Login,
+        FlowKind::DeviceCode,
+        FlowKind::UserCode,
+    ];
+
+    /// A stable name, part of a store key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::AuthorizationCode => "code",
+            FlowKind::Session => "session",
+            FlowKind::Login => "login",
+            FlowKind::DeviceCode => "device",
+            FlowKind::UserCode => "user_code",
+        }
+    }
+}
+
+/// One flow record. The store reads only `version` (for its compare-and-swap) and keeps
+/// `expires_at` for the sweep; `body` is the domain's (JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    /// 1 when created; every replacement adds one.
+    pub version: u64,
+    pub expires_at: UnixMillis,
+    pub body: Vec<u8>,
+}
+
+/// A write to one flow record.
+#[derive(Debug, Clone, Copy)]
+pub enum FlowWrite<'a> {
+    /// Refused if a record with the id exists.
+    Create(&'a FlowRecord),
+    /// Refused unless the stored version is still `expected_version`.
+    Replace {
+        expected_version: u64,
+        record: &'a FlowRecord,
+    },
+    /// Refused unless the stored version is still `expected_version`.
+    Delete { expected_version: u64 },
+}
+
+impl FlowWrite<'_> {
+    /// Whether the write may go ahead on what is `stored`: the contract every engine applies.
+    pub fn applies_to(&self, stored: Option<&FlowRecord>) -> bool {
+        match (self, stored) {
+            (FlowWrite::Create(_), None) => true,
+            (
+                FlowWrite::Replace {
+                    expected_version, ..
+                }
+                | FlowWrite::Delete { expected_version },
+                Some(stored),
+            ) => stored.version == *expected_version,
+            _ => false,
+        }
+    }
+}
+
 pub trait Store: Send + Sync + std::fmt::Debug {
     // Tenants.
     fn tenant(&self, id: &str) -> Result<Option<Tenant>, StoreError>;
@@ -165,7 +244,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// no longer lists. `Conflict` if another tenant claims one of them: nothing is written.
     fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     /// Deletes the tenant and every record of it (keys, clients, APIs, users, rules,
-    /// modules, refresh tokens, userinfo claims, host claims). Idempotent.
+    /// modules, refresh tokens, userinfo claims, flow records, host claims). Idempotent.
     fn delete_tenant(&self, id: &str) -> Result<(), StoreError>;
 
     // Signing keys, wrapped under the operator key.
@@ -282,6 +361,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Deletes every event but the newest `keep`, and every event with an id before
     /// `before` (a date prefix). Returns how many it deleted.
     fn trim_logs(&self, tenant: &str, keep: usize, before: &str) -> Result<usize, StoreError>;
+
+    // Records of the interactive flows (see [`FlowKind`]).
+    fn flow(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        id: &str,
+    ) -> Result<Option<FlowRecord>, StoreError>;
+    /// Applies `write` atomically. `Ok(false)`: refused (see [`FlowWrite::applies_to`]);
+    /// nothing was written.
+    fn write_flow(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        id: &str,
+        write: FlowWrite<'_>,
+    ) -> Result<bool, StoreError>;
+    /// Up to `limit` records of one kind with ids after `after`, in id order: the sweep's
+    /// cursor.
+    fn flow_page(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, FlowRecord)>, StoreError>;
 
     // The deployment's own records (its wrapped secret), outside every tenant.
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -17,6 +17,7 @@
 )]
 
 mod bearer;
+mod browser;
 pub mod cli;
 mod clock;
 mod durability;

@@ -75,6 +75,12 @@ pub struct SeedClient {
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
+    pub allowed_logout_urls: Vec<String>,
+    #[serde(default)]
+    pub web_origins: Vec<String>,
+    #[serde(default)]
+    pub logout_revokes_refresh_tokens: bool,
+    #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     #[serde(default)]
     pub refresh_token: Option<SeedRefreshPolicy>,
@@ -417,6 +423,9 @@ fn client_record(seed: &SeedClient) -> Result<Client, String> {
         secret_hash,
         grant_types: seed.grant_types.clone(),
         redirect_uris: seed.redirect_uris.clone(),
+        allowed_logout_urls: seed.allowed_logout_urls.clone(),
+        web_origins: seed.web_origins.clone(),
+        logout_revokes_refresh_tokens: seed.logout_revokes_refresh_tokens,
         metadata: seed.metadata.clone(),
         refresh_token,
         id_token_lifetime_secs: seed.id_token_lifetime_secs,
@@ -443,6 +452,8 @@ fn user_record(seed: &SeedUser, now: UnixMillis) -> Result<User, String> {
         roles: seed.roles.clone(),
         blocked: seed.blocked,
         logins_count: 0,
+        last_login: None,
+        last_ip: None,
         created_at: now,
         updated_at: now,
     })

@@ -1,5 +1,5 @@
 //! The background sweep: every tenant's dead refresh-token families are deleted and sealed
-//! successors past their window dropped, in bounded pages, at start and then on a timer. Each
+//! successors past their window dropped, expired flow records deleted, in bounded pages, at start and then on a timer. Each
 //! page runs on a worker of the fair scheduler under its own name, so the sweep takes one
 //! share of the machine and never starves a tenant.
 
@@ -40,12 +40,15 @@ impl Sweeper {
                 let Some(inner) = state.upgrade() else { return };
                 let state = AppState::from_inner(inner);
                 match sweep_until(&state, Some(&stopping)).await {
-                    Ok(swept) if swept.deleted + swept.unsealed > 0 => tracing::info!(
-                        deleted = swept.deleted,
-                        unsealed = swept.unsealed,
-                        scanned = swept.scanned,
-                        "swept refresh-token families"
-                    ),
+                    Ok(swept) if swept.deleted + swept.unsealed + swept.flows_deleted > 0 => {
+                        tracing::info!(
+                            deleted = swept.deleted,
+                            unsealed = swept.unsealed,
+                            flows_deleted = swept.flows_deleted,
+                            scanned = swept.scanned,
+                            "swept refresh-token families"
+                        )
+                    }
                     Ok(_) => {}
                     Err(error) => {
                         tracing::error!("sweeping refresh-token families failed: {error}")
@@ -118,6 +121,42 @@ async fn sweep_until(
                 None => break,
             }
         }
+        // Expired flow records: codes, sessions, logins in progress, device codes.
+        for kind in oidc_core::FlowKind::ALL {
+            let mut after: Option<String> = None;
+            loop {
+                if stopped() {
+                    return Ok(total);
+                }
+                let Ok(worker) = state.worker(SWEEP).await else {
+                    return Ok(total);
+                };
+                let (store, now, tenant_id, cursor) = (
+                    state.store().clone(),
+                    state.now(),
+                    tenant.clone(),
+                    after.take(),
+                );
+                let (deleted, next) = tokio::task::spawn_blocking(move || {
+                    oidc_core::login::records::sweep(
+                        store.as_ref(),
+                        &tenant_id,
+                        kind,
+                        cursor.as_deref(),
+                        PAGE,
+                        now,
+                    )
+                })
+                .await
+                .map_err(|e| StoreError::backend("sweep task", e))??;
+                drop(worker);
+                total.flows_deleted += deleted;
+                match next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
         // The tenant's log keeps its newest events, within its age.
         let Ok(worker) = state.worker(SWEEP).await else {
             return Ok(total);
@@ -137,7 +176,7 @@ async fn sweep_until(
         drop(worker);
         total.logs_trimmed += trimmed;
     }
-    if total.deleted + total.unsealed > 0 {
+    if total.deleted + total.unsealed + total.flows_deleted > 0 {
         state.commit().await?;
     }
     Ok(total)

@@ -18,6 +18,7 @@
     )
 )]
 
+mod flows;
 mod issuance;
 mod keys;
 mod migrate;
@@ -62,6 +63,8 @@ pub struct SledStore {
     issuance: sled::Tree,
     /// Tenant log events, by time-ordered id.
     logs: sled::Tree,
+    /// Records of the interactive flows (see `flows`).
+    flows: sled::Tree,
 }
 
 /// The store could not open.
@@ -144,6 +147,7 @@ impl SledStore {
             modules: db.open_tree("modules")?,
             issuance: db.open_tree("issuance")?,
             logs: db.open_tree("logs")?,
+            flows: db.open_tree("flows")?,
             meta,
             db,
         })
@@ -170,6 +174,7 @@ impl SledStore {
             &self.rule_sets,
             &self.modules,
             &self.issuance,
+            &self.flows,
         ] {
             sum = sum.rotate_left(5) ^ tree.checksum().map_err(failed("checksum"))?;
         }
@@ -337,6 +342,7 @@ impl Store for SledStore {
             &self.modules,
             &self.issuance,
             &self.logs,
+            &self.flows,
         ] {
             for entry in tree.scan_prefix(&prefix).keys() {
                 tree.remove(entry.map_err(failed("delete tenant"))?)
@@ -677,6 +683,35 @@ impl Store for SledStore {
             keys::userinfo_key(tenant, user_id, client_id),
         )?
         .unwrap_or_default())
+    }
+
+    fn flow(
+        &self,
+        tenant: &str,
+        kind: oidc_core::FlowKind,
+        id: &str,
+    ) -> Result<Option<oidc_core::FlowRecord>, StoreError> {
+        flows::get(self, tenant, kind, id)
+    }
+
+    fn write_flow(
+        &self,
+        tenant: &str,
+        kind: oidc_core::FlowKind,
+        id: &str,
+        write: oidc_core::FlowWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        flows::write(self, tenant, kind, id, write)
+    }
+
+    fn flow_page(
+        &self,
+        tenant: &str,
+        kind: oidc_core::FlowKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, oidc_core::FlowRecord)>, StoreError> {
+        flows::page(self, tenant, kind, after, limit)
     }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

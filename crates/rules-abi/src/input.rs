@@ -86,6 +86,21 @@ pub struct User {
     /// Data the user may change (preferences).
     #[serde(skip_serializing_if = "Claims::is_empty")]
     pub user_metadata: Claims,
+    /// The accounts the user signs in with; one per connection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<Identity>,
+}
+
+/// One of the user's identities (Auth0's `user.identities[]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Identity {
+    pub connection: String,
+    pub provider: String,
+    /// The id within the provider, without the `provider|` prefix.
+    pub user_id: String,
+    #[serde(rename = "isSocial")]
+    pub is_social: bool,
 }
 
 /// The issuance, in the shape of Auth0's rule `context` object.
@@ -106,6 +121,14 @@ pub struct Context {
     pub connection: String,
     /// `auth0` for the database connection.
     pub connection_strategy: String,
+    #[serde(rename = "connectionID", skip_serializing_if = "String::is_empty")]
+    pub connection_id: String,
+    /// The single sign-on session, in interactive flows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso: Option<Sso>,
+    /// On `redirect-callback`: the protocol the login started with.
+    #[serde(rename = "original_protocol", skip_serializing_if = "Option::is_none")]
+    pub original_protocol: Option<Protocol>,
     pub request: Request,
     pub stats: Stats,
     pub authorization: Authorization,
@@ -145,6 +168,18 @@ pub struct Request {
     pub query: Claims,
     #[serde(skip_serializing_if = "Claims::is_empty")]
     pub body: Claims,
+}
+
+/// The SSO session a login belongs to (Auth0's `context.sso`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sso {
+    /// The user came with a session and did not enter credentials.
+    pub with_auth0: bool,
+    /// The session was made by a database (password) login.
+    pub with_dbconn: bool,
+    /// Clients the session has logged in to so far.
+    pub current_clients: Vec<String>,
 }
 
 /// Login statistics.

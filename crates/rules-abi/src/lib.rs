@@ -28,8 +28,8 @@ mod outcome;
 mod protocol;
 
 pub use input::{
-    Authentication, AuthenticationMethod, Authorization, Claims, Context, RefreshTokenInfo,
-    Request, RuleInput, Stats, User,
+    Authentication, AuthenticationMethod, Authorization, Claims, Context, Identity,
+    RefreshTokenInfo, Request, RuleInput, Sso, Stats, User,
 };
 pub use outcome::{
     Deny, DenyError, MAX_OUTCOME_DEPTH, OutcomeError, Redirect, RevokeRefreshToken, RuleOutcome,

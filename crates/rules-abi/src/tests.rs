@@ -209,7 +209,7 @@ fn input_round_trips_and_tolerates_unknown_fields() {
     let mut value = serde_json::to_value(&input).unwrap();
     value["futureField"] = json!({"x": 1});
     value["context"]["futureContextField"] = json!(true);
-    value["user"]["identities"] = json!([{"provider": "auth0"}]);
+    value["user"]["multifactor"] = json!(["guardian"]);
     let back: RuleInput = serde_json::from_value(value).unwrap();
     assert_eq!(back, input);
 }

@@ -76,7 +76,15 @@ pub(super) fn requested_api(
     ctx: &TokenContext<'_>,
     request: &TokenRequest,
 ) -> Result<Option<Api>, OAuthError> {
-    let Some(audience) = request.param("audience") else {
+    api_named(ctx, request.param("audience"))
+}
+
+/// The API `audience` names, if any; `access_denied` for an unknown one.
+pub(crate) fn api_named(
+    ctx: &TokenContext<'_>,
+    audience: Option<&str>,
+) -> Result<Option<Api>, OAuthError> {
+    let Some(audience) = audience else {
         return Ok(None);
     };
     crate::ids::audience(audience)?;

@@ -1,8 +1,9 @@
 //! `POST /oauth/token`: client authentication and one module per grant type, sharing one
 //! issuance path.
 
-mod client_credentials;
-mod issue;
+mod authorization_code;
+pub(crate) mod client_credentials;
+pub(crate) mod issue;
 pub mod password;
 mod refresh_token;
 
@@ -26,6 +27,9 @@ pub const PASSWORD: &str = "password";
 pub const PASSWORD_REALM: &str = "http://auth0.com/oauth/grant-type/password-realm";
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const REFRESH_TOKEN: &str = "refresh_token";
+pub const AUTHORIZATION_CODE: &str = "authorization_code";
+/// Not a token-endpoint grant: what a client needs enabled for `response_type=id_token`.
+pub const IMPLICIT: &str = "implicit";
 
 /// Everything a grant needs from around it.
 pub struct TokenContext<'a> {
@@ -114,6 +118,7 @@ pub fn exchange(
         PASSWORD | PASSWORD_REALM => password::grant(ctx, request, entropy),
         CLIENT_CREDENTIALS => client_credentials::grant(ctx, request),
         REFRESH_TOKEN => refresh_token::grant(ctx, request, entropy),
+        AUTHORIZATION_CODE => authorization_code::grant(ctx, request, entropy),
         other => Err(OAuthError::unsupported_grant_type(format!(
             "Unsupported grant type: {other}"
         ))),

@@ -6,13 +6,10 @@ use crate::audit::{LogEvent, codes};
 use crate::error::OAuthError;
 use crate::grants::issue::{self, Grant, Issued};
 use crate::grants::{PASSWORD, REFRESH_TOKEN, TokenContext, TokenRequest, authenticate_for};
-use crate::model::{Api, Client, ClientType};
-use crate::refresh::lifecycle::enforce_cap;
+use crate::model::{Api, Client, ClientType, LoginStamp};
 use crate::refresh::token::new_family_id;
-use crate::refresh::{MAX_LIVE_PER_USER_AND_CLIENT, RefreshFamily};
 use crate::scope;
 use crate::secret::{self, Entropy, Secret};
-use crate::store::{Change, FamilyWrite};
 
 /// Auth0's `limit_wc`: a login refused by brute-force protection.
 pub fn blocked_event(
@@ -82,17 +79,9 @@ pub fn verify(ctx: &TokenContext<'_>, request: &TokenRequest) -> Result<Verified
         ));
         return Err(blocked);
     }
-    let user = ctx.store.user_by_login(tenant, username)?;
-    let hash = user
-        .as_ref()
-        .and_then(|u| u.password_hash.as_deref())
-        .unwrap_or(DUMMY_HASH);
-    let verified = secret::verify_password(&password, hash);
-    let Some(user) = user.filter(|_| verified) else {
-        ctx.throttle.failed(tenant, username, ip, ctx.now);
+    let Some(user) = check_password(ctx, username, &password, ip)? else {
         return Err(OAuthError::invalid_grant("Wrong email or password."));
     };
-    ctx.throttle.succeeded(tenant, username, ip);
     if user.blocked {
         return Err(OAuthError::unauthorized("user is blocked"));
     }
@@ -122,90 +111,65 @@ pub fn issue(
         api,
         scope,
     } = login;
-    let tenant = &ctx.tenant.id;
-    let grant = Grant {
-        client: &client,
-        user: &user,
-        api: api.as_ref(),
+    let grant = Grant::token_endpoint(
+        &client,
+        &user,
+        api.as_ref(),
         scope,
-        protocol: Protocol::OAuth2Password,
-        grant_type: PASSWORD,
-        auth_time: ctx.now,
-        refresh_token: None,
-    };
-    let applied =
+        Protocol::OAuth2Password,
+        PASSWORD,
+        ctx.now,
+    );
+    let mut applied =
         issue::run_rules(ctx, request, &grant, entropy).map_err(|refusal| refusal.error)?;
+    // A password login counts, as a hosted-page login does (`stats.loginsCount`).
+    applied.metadata.login = Some(LoginStamp {
+        at: ctx.now,
+        ip: request.info.ip.clone(),
+    });
 
     let refresh = if scope::contains(&grant.scope, "offline_access") {
-        // Auth0 keeps 200 live refresh tokens per user and client: make room first, so a
-        // failure here creates nothing.
-        let evicted = enforce_cap::<OAuthError>(
-            ctx.store,
-            tenant,
-            &user.user_id,
-            &client.client_id,
-            MAX_LIVE_PER_USER_AND_CLIENT - 1,
-            ctx.now,
-        )?;
-        if evicted > 0 {
-            let mut event = LogEvent::new(
-                codes::TOKEN_EXCESS,
-                "Refresh token excess warning: the oldest refresh tokens were revoked",
-                ctx.now,
-            )
-            .client(&client.client_id)
-            .user(&user.user_id)
-            .from(&request.info);
-            event.details = serde_json::json!({ "revoked": evicted });
-            ctx.audit.record(event);
-        }
         let family_id = new_family_id(entropy);
-        let token = ctx
-            .refresh_keys
-            .mint(tenant, &family_id, 0, entropy)
-            .ok_or_else(OAuthError::server_error)?;
-        let mut family = RefreshFamily::new(
+        Some(issue::new_family(
+            ctx,
+            &grant,
+            &applied,
             family_id,
-            token.hash(),
-            &client.client_id,
-            &user.user_id,
-            api.as_ref().map(|api| api.identifier.clone()),
-            grant.scope.clone(),
-            &client.refresh_token,
-            ctx.now,
-        );
-        family.shorten(applied.refresh_expires_at, applied.refresh_idle_expires_at);
-        family.device = crate::refresh::Device::first(&request.info);
-        Some((token, family))
+            &request.info,
+            entropy,
+        )?)
     } else {
         None
     };
-    let response = issue::mint(
-        ctx,
-        &grant,
-        &applied,
-        refresh.as_ref().map(|(token, _)| token.expose().to_owned()),
-    )?;
-    let change = Change {
-        family: refresh
-            .as_ref()
-            .map(|(_, family)| FamilyWrite::Create(family)),
-        ..issue::change(&grant, &applied)
+    issue::deliver(ctx, &grant, &applied, refresh)
+}
+
+/// Checks a password against the tenant's user of that login, and tells the throttle. The
+/// answer takes as long for an unknown user (a dummy hash is verified). `Ok(None)`: wrong.
+pub(crate) fn check_password(
+    ctx: &TokenContext<'_>,
+    username: &str,
+    password: &Secret,
+    ip: &str,
+) -> Result<Option<crate::model::User>, crate::store::StoreError> {
+    let tenant = &ctx.tenant.id;
+    let user = ctx.store.user_by_login(tenant, username)?;
+    let hash = user
+        .as_ref()
+        .and_then(|u| u.password_hash.as_deref())
+        .unwrap_or(DUMMY_HASH);
+    let verified = secret::verify_password(password, hash);
+    let Some(user) = user.filter(|_| verified) else {
+        ctx.throttle.failed(tenant, username, ip, ctx.now);
+        return Ok(None);
     };
-    if !change.is_empty() && !ctx.store.apply(tenant, &change)? {
-        // Only a family id drawn twice from 128 random bits refuses a creation.
-        return Err(OAuthError::server_error());
-    }
-    Ok(Issued {
-        response,
-        wrote: !change.is_empty(),
-        user_id: Some(user.user_id.clone()),
-    })
+    ctx.throttle.succeeded(tenant, username, ip);
+    Ok(Some(user))
 }
 
 /// Refresh tokens need the grant on the client, offline access on the API, and for browser
 /// apps rotation.
-fn offline_allowed(client: &Client, api: Option<&Api>) -> bool {
+pub(crate) fn offline_allowed(client: &Client, api: Option<&Api>) -> bool {
     client.allows_grant(REFRESH_TOKEN)
         && api.is_none_or(|api| api.allow_offline_access)
         && (client.client_type != ClientType::Spa || client.refresh_token.rotating)
@@ -218,6 +182,11 @@ fn requested_scope(request: &TokenRequest, api: Option<&Api>) -> Result<Vec<Stri
     let Some(raw) = request.param("scope") else {
         return Ok(api.map(|api| api.scopes.clone()).unwrap_or_default());
     };
+    known_scopes(raw, api)
+}
+
+/// Parses `raw` and checks every scope is an OpenID scope or one of the API's.
+pub(crate) fn known_scopes(raw: &str, api: Option<&Api>) -> Result<Vec<String>, OAuthError> {
     let scopes = scope::parse(raw)
         .ok_or_else(|| OAuthError::invalid_scope("The scope parameter is malformed."))?;
     for requested in &scopes {

@@ -96,14 +96,17 @@ fn attempt(
         None => None,
     };
     let grant = Grant {
-        client: presented.client,
-        user: &user,
-        api: api.as_ref(),
-        scope,
-        protocol: Protocol::OAuth2RefreshToken,
-        grant_type: REFRESH_TOKEN,
-        auth_time: family.auth_time,
         refresh_token: Some(family.rule_view()),
+        sid: family.session_id.as_deref(),
+        ..Grant::token_endpoint(
+            presented.client,
+            &user,
+            api.as_ref(),
+            scope,
+            Protocol::OAuth2RefreshToken,
+            REFRESH_TOKEN,
+            family.auth_time,
+        )
     };
     let applied = match issue::run_rules(ctx, request, &grant, entropy) {
         Ok(applied) => applied,

@@ -174,6 +174,9 @@ pub struct ClientFields {
     pub token_endpoint_auth_method: Option<AuthMethod>,
     pub grant_types: Option<Vec<String>>,
     pub callbacks: Option<Vec<String>>,
+    pub allowed_logout_urls: Option<Vec<String>>,
+    pub web_origins: Option<Vec<String>>,
+    pub logout_revokes_refresh_tokens: Option<bool>,
     pub client_metadata: Option<BTreeMap<String, String>>,
     pub refresh_token: Option<RefreshTokenSettings>,
     pub id_token_lifetime_secs: Option<u64>,
@@ -233,6 +236,9 @@ pub fn create(
             ],
         },
         redirect_uris: Vec::new(),
+        allowed_logout_urls: Vec::new(),
+        web_origins: Vec::new(),
+        logout_revokes_refresh_tokens: false,
         metadata: BTreeMap::new(),
         refresh_token: RefreshTokenSettings::default_for(client_type).to_policy()?,
         id_token_lifetime_secs: 36_000,
@@ -301,6 +307,35 @@ fn new_client_id(entropy: &mut dyn Entropy) -> String {
         .collect()
 }
 
+/// Redirect targets are absolute, without a fragment (RFC 6749 §3.1.2), and matched exactly.
+fn check_uris(what: &str, uris: &[String]) -> Result<(), ManageError> {
+    for uri in uris {
+        let absolute =
+            uri.starts_with("https://") || uri.starts_with("http://") || uri.contains(":/");
+        if !absolute
+            || uri.contains('#')
+            || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ManageError::invalid(format!(
+                "The {what} {uri:?} must be an absolute URI without a fragment."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An origin as a browser sends it in `Origin`: `scheme://host[:port]`, nothing after.
+pub fn is_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
 const GRANT_TYPES: [&str; 7] = [
     "authorization_code",
     "implicit",
@@ -348,19 +383,25 @@ fn apply(client: &mut Client, fields: ClientFields) -> Result<(), ManageError> {
         client.grant_types = grants;
     }
     if let Some(callbacks) = fields.callbacks {
-        for uri in &callbacks {
-            let absolute =
-                uri.starts_with("https://") || uri.starts_with("http://") || uri.contains(":/");
-            if !absolute
-                || uri.contains('#')
-                || uri.chars().any(|c| c.is_whitespace() || c.is_control())
-            {
+        check_uris("callback", &callbacks)?;
+        client.redirect_uris = callbacks;
+    }
+    if let Some(urls) = fields.allowed_logout_urls {
+        check_uris("logout URL", &urls)?;
+        client.allowed_logout_urls = urls;
+    }
+    if let Some(origins) = fields.web_origins {
+        for origin in &origins {
+            if !is_origin(origin) {
                 return Err(ManageError::invalid(format!(
-                    "The callback {uri:?} must be an absolute URI without a fragment."
+                    "The web origin {origin:?} must be scheme://host[:port], without a path."
                 )));
             }
         }
-        client.redirect_uris = callbacks;
+        client.web_origins = origins;
+    }
+    if let Some(revokes) = fields.logout_revokes_refresh_tokens {
+        client.logout_revokes_refresh_tokens = revokes;
     }
     if let Some(metadata) = fields.client_metadata {
         if metadata.len() > 10 || metadata.iter().any(|(k, v)| k.len() > 255 || v.len() > 255) {

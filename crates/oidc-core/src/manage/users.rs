@@ -135,6 +135,8 @@ pub fn create(
         roles: Vec::new(),
         blocked: false,
         logins_count: 0,
+        last_login: None,
+        last_ip: None,
         created_at: now,
         updated_at: now,
     };

@@ -122,6 +122,8 @@ pub struct Swept {
     pub next: Option<String>,
     /// Log events past the tenant's retention, deleted.
     pub logs_trimmed: usize,
+    /// Expired flow records (codes, sessions, logins, device codes), deleted.
+    pub flows_deleted: usize,
 }
 
 /// Sweeps up to `limit` families of a tenant after `after`: a dead family (revoked or

@@ -51,6 +51,9 @@ pub struct RefreshFamily {
     /// Where its tokens were first and last used from.
     #[serde(default)]
     pub device: Device,
+    /// The SSO session of the login that created it (none for the password grant).
+    #[serde(default)]
+    pub session_id: Option<String>,
     /// Bumped on every write: the store's compare-and-swap checks it, so two concurrent
     /// exchanges cannot both advance the family.
     pub version: u64,
@@ -160,6 +163,7 @@ impl RefreshFamily {
             sealed_successor: None,
             revoked: None,
             device: Device::default(),
+            session_id: None,
             version: 0,
         }
     }
@@ -280,7 +284,7 @@ impl RefreshFamily {
             idle_expires_at: self.idle_expires_at,
             last_exchanged_at: self.last_exchanged_at,
             rotating: self.rotating,
-            session_id: None,
+            session_id: self.session_id.clone(),
             scope: self.scope.clone(),
         }
     }

@@ -6,7 +6,9 @@
 use crate::keys::StoredKey;
 use crate::model::{MetadataUpdate, SigningAlg};
 use crate::refresh::RefreshFamily;
-use crate::store::{Change, FamilyWrite, Store, StoreError, UserinfoWrite};
+use crate::store::{
+    Change, FamilyWrite, FlowKind, FlowRecord, FlowWrite, Store, StoreError, UserinfoWrite,
+};
 use crate::testkit::fixtures::{self, T0};
 
 /// One test per check, over stores made by `$make`.
@@ -31,6 +33,8 @@ macro_rules! store_conformance {
             userinfo_claims_are_kept_per_user_and_client,
             metadata_updates_merge_top_level_keys,
             meta_is_a_compare_and_swap,
+            a_flow_record_is_created_once_and_swapped_by_version,
+            flow_records_are_paged_per_tenant_and_kind,
             identifiers_that_could_split_a_key_are_refused
         );
     };
@@ -571,6 +575,16 @@ pub fn deleting_a_tenant_deletes_all_of_it_and_nothing_else(store: &dyn Store) {
                 .put_rule_set(id, 0, &rules, &[("abc", b"module")])
                 .unwrap()
         );
+        assert!(
+            store
+                .write_flow(
+                    id,
+                    FlowKind::Session,
+                    "s",
+                    FlowWrite::Create(&flow(1, b"{}"))
+                )
+                .unwrap()
+        );
         let family = fixtures::family("rtf_t", "u", "app", T0);
         let claims: rules_abi::Claims = [("c".to_owned(), 1.into())].into_iter().collect();
         store
@@ -600,6 +614,7 @@ pub fn deleting_a_tenant_deletes_all_of_it_and_nothing_else(store: &dyn Store) {
     assert_eq!(store.rule_set("acme").unwrap(), Default::default());
     assert_eq!(store.module("acme", "abc").unwrap(), None);
     assert_eq!(store.refresh_family("acme", "rtf_t").unwrap(), None);
+    assert_eq!(store.flow("acme", FlowKind::Session, "s").unwrap(), None);
     assert!(
         store
             .userinfo_claims("acme", "u", "app")
@@ -616,6 +631,12 @@ pub fn deleting_a_tenant_deletes_all_of_it_and_nothing_else(store: &dyn Store) {
     assert_eq!(store.keys("acme2").unwrap().len(), 1);
     assert!(store.module("acme2", "abc").unwrap().is_some());
     assert!(store.refresh_family("acme2", "rtf_t").unwrap().is_some());
+    assert!(
+        store
+            .flow("acme2", FlowKind::Session, "s")
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(store.userinfo_claims("acme2", "u", "app").unwrap().len(), 1);
 }
 
@@ -730,5 +751,132 @@ pub fn identifiers_that_could_split_a_key_are_refused(store: &dyn Store) {
         store.refresh_family("acme", "rtf_ok").unwrap(),
         None,
         "refused before anything was written"
+    );
+}
+
+fn flow(version: u64, body: &[u8]) -> FlowRecord {
+    FlowRecord {
+        version,
+        expires_at: T0 + 60_000,
+        body: body.to_vec(),
+    }
+}
+
+pub fn a_flow_record_is_created_once_and_swapped_by_version(store: &dyn Store) {
+    let code = FlowKind::AuthorizationCode;
+    assert!(
+        store
+            .write_flow(
+                "acme",
+                code,
+                "c1",
+                FlowWrite::Create(&flow(1, b"{\"a\":1}"))
+            )
+            .unwrap()
+    );
+    assert!(
+        !store
+            .write_flow("acme", code, "c1", FlowWrite::Create(&flow(1, b"{}")))
+            .unwrap(),
+        "a second creation is refused"
+    );
+    assert_eq!(
+        store.flow("acme", code, "c1").unwrap(),
+        Some(flow(1, b"{\"a\":1}"))
+    );
+    // The same id in another kind is another record.
+    assert_eq!(store.flow("acme", FlowKind::Login, "c1").unwrap(), None);
+
+    // Two redemptions that both read version 1: exactly one wins.
+    let redeemed = flow(2, b"{\"redeemed\":true}");
+    let swap = |record| FlowWrite::Replace {
+        expected_version: 1,
+        record,
+    };
+    assert!(
+        store
+            .write_flow("acme", code, "c1", swap(&redeemed))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .write_flow("acme", code, "c1", swap(&redeemed))
+            .unwrap()
+    );
+    assert_eq!(
+        store.flow("acme", code, "c1").unwrap(),
+        Some(redeemed.clone())
+    );
+
+    // A delete is a compare-and-swap too; replacing or deleting a missing record is refused.
+    let stale = FlowWrite::Delete {
+        expected_version: 1,
+    };
+    assert!(!store.write_flow("acme", code, "c1", stale).unwrap());
+    let current = FlowWrite::Delete {
+        expected_version: 2,
+    };
+    assert!(store.write_flow("acme", code, "c1", current).unwrap());
+    assert_eq!(store.flow("acme", code, "c1").unwrap(), None);
+    assert!(!store.write_flow("acme", code, "c1", current).unwrap());
+    assert!(
+        !store
+            .write_flow("acme", code, "c1", swap(&flow(2, b"{}")))
+            .unwrap()
+    );
+    assert!(matches!(
+        store.write_flow("acme", code, "a\0b", FlowWrite::Create(&flow(1, b"{}"))),
+        Err(StoreError::InvalidId { .. })
+    ));
+}
+
+pub fn flow_records_are_paged_per_tenant_and_kind(store: &dyn Store) {
+    for tenant in ["acme", "acme2"] {
+        for id in ["s3", "s1", "s2"] {
+            let record = flow(1, id.as_bytes());
+            assert!(
+                store
+                    .write_flow(tenant, FlowKind::Session, id, FlowWrite::Create(&record))
+                    .unwrap()
+            );
+        }
+    }
+    let device = flow(1, b"d");
+    assert!(
+        store
+            .write_flow(
+                "acme",
+                FlowKind::DeviceCode,
+                "s0",
+                FlowWrite::Create(&device)
+            )
+            .unwrap()
+    );
+    let ids = |after, limit| -> Vec<String> {
+        store
+            .flow_page("acme", FlowKind::Session, after, limit)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect()
+    };
+    assert_eq!(ids(None, 10), ["s1", "s2", "s3"]);
+    assert_eq!(ids(None, 2), ["s1", "s2"]);
+    assert_eq!(ids(Some("s2"), 10), ["s3"]);
+    assert!(ids(Some("s3"), 10).is_empty());
+    let page = store.flow_page("acme", FlowKind::Session, None, 1).unwrap();
+    assert_eq!(page, [("s1".to_owned(), flow(1, b"s1"))]);
+    assert_eq!(
+        store
+            .flow_page("acme", FlowKind::DeviceCode, None, 10)
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .flow_page("acme", FlowKind::Login, None, 10)
+            .unwrap()
+            .is_empty()
     );
 }

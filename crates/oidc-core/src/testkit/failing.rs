@@ -257,6 +257,32 @@ impl<S: Store> Store for FailingStore<S> {
     ) -> Result<rules_abi::Claims, StoreError> {
         self.inner.userinfo_claims(tenant, user_id, client_id)
     }
+    fn flow(
+        &self,
+        tenant: &str,
+        kind: crate::FlowKind,
+        id: &str,
+    ) -> Result<Option<crate::FlowRecord>, StoreError> {
+        self.inner.flow(tenant, kind, id)
+    }
+    fn write_flow(
+        &self,
+        tenant: &str,
+        kind: crate::FlowKind,
+        id: &str,
+        write: crate::FlowWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        self.write(|| self.inner.write_flow(tenant, kind, id, write))
+    }
+    fn flow_page(
+        &self,
+        tenant: &str,
+        kind: crate::FlowKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, crate::FlowRecord)>, StoreError> {
+        self.inner.flow_page(tenant, kind, after, limit)
+    }
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.meta(name)
     }

@@ -42,10 +42,19 @@ pub fn client(id: &str, client_type: ClientType, overlap_secs: u64) -> Client {
             AuthMethod::None
         },
         secret_hash: confidential.then(|| Secret::new(CLIENT_SECRET).hash()),
-        grant_types: ["password", "refresh_token", "client_credentials"]
-            .map(str::to_owned)
-            .to_vec(),
-        redirect_uris: Vec::new(),
+        grant_types: [
+            "password",
+            "refresh_token",
+            "client_credentials",
+            "authorization_code",
+            "implicit",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        redirect_uris: vec![callback(id)],
+        allowed_logout_urls: Vec::new(),
+        web_origins: Vec::new(),
+        logout_revokes_refresh_tokens: false,
         metadata: BTreeMap::new(),
         refresh_token: RefreshPolicy {
             overlap_secs,
@@ -54,6 +63,11 @@ pub fn client(id: &str, client_type: ClientType, overlap_secs: u64) -> Client {
         id_token_lifetime_secs: 36_000,
         api_grants: BTreeMap::from([(API.to_owned(), vec!["read:things".to_owned()])]),
     }
+}
+
+/// The one redirect URI of fixture client `id`.
+pub fn callback(id: &str) -> String {
+    format!("https://{id}.app.test/callback")
 }
 
 pub fn api() -> Api {
@@ -84,6 +98,8 @@ pub fn user(id: &str, email: &str) -> User {
         roles: Vec::new(),
         blocked: false,
         logins_count: 0,
+        last_login: None,
+        last_ip: None,
         created_at: T0,
         updated_at: T0,
     }

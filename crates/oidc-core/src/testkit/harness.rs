@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::error::OAuthError;
 use crate::grants::{ClientCredentials, TokenContext, TokenRequest, TokenResponse};
 use crate::keys::{self, TenantKeys};
+use crate::login::{Answer, AuthorizeError, Browser, LoginFailure, LoginForm, LoginPage, Step};
 use crate::model::{ClientType, SigningAlg, Tenant, UnixMillis};
 use crate::refresh::token::RefreshKeys;
 use crate::rules::RequestInfo;
@@ -156,8 +157,178 @@ impl<S: Store> Harness<S> {
         crate::revoke(&self.context(), &credentials(client), token)
     }
 
+    /// `/authorize` from `browser` with `params`.
+    pub fn authorize(
+        &mut self,
+        browser: &mut TestBrowser,
+        params: &[(&str, &str)],
+    ) -> Result<Answer, AuthorizeError> {
+        let params = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let info = self.request_info();
+        let mut entropy = self.entropy.clone();
+        let answer =
+            crate::login::authorize(&self.context(), &params, browser.view(&info), &mut entropy);
+        self.entropy = entropy;
+        browser.keep(answer)
+    }
+
+    /// The hosted page of `transaction`, as `browser` sees it.
+    pub fn login_page(
+        &self,
+        browser: &TestBrowser,
+        transaction: &str,
+    ) -> Result<LoginPage, OAuthError> {
+        crate::login::login_page(&self.context(), transaction, &browser.id)
+    }
+
+    /// Submits the login form of `transaction` with `csrf`, as `username`/`password`.
+    pub fn submit_login(
+        &mut self,
+        browser: &mut TestBrowser,
+        transaction: &str,
+        csrf: Option<&str>,
+        (username, password): (&str, &str),
+    ) -> Result<Answer, LoginFailure> {
+        let form = LoginForm {
+            transaction: transaction.to_owned(),
+            csrf: csrf.map(str::to_owned),
+            username: username.to_owned(),
+            password: Secret::new(password),
+            body: BTreeMap::new(),
+        };
+        let info = self.request_info();
+        let verified = crate::login::verify_login(&self.context(), &form, browser.view(&info))?;
+        let mut entropy = self.entropy.clone();
+        let answer = crate::login::finish_login(
+            &self.context(),
+            verified,
+            browser.view(&info),
+            &mut entropy,
+        );
+        self.entropy = entropy;
+        browser.keep(answer).map_err(|error| match error {
+            AuthorizeError::Page(error) => LoginFailure::Page(error),
+            AuthorizeError::Client(redirect) => LoginFailure::Page(OAuthError::invalid_request(
+                format!("unexpected client error {redirect:?}"),
+            )),
+        })
+    }
+
+    /// Alice logs in on the hosted page of the transaction `answer` started.
+    pub fn login_as_alice(
+        &mut self,
+        browser: &mut TestBrowser,
+        answer: &Answer,
+    ) -> Result<Answer, LoginFailure> {
+        let Step::Login { transaction } = &answer.step else {
+            return Err(LoginFailure::Page(OAuthError::invalid_request(format!(
+                "expected the login page, got {answer:?}"
+            ))));
+        };
+        let page = self
+            .login_page(browser, transaction)
+            .map_err(LoginFailure::Page)?;
+        self.submit_login(
+            browser,
+            transaction,
+            Some(&page.csrf),
+            ("alice@acme.test", PASSWORD),
+        )
+    }
+
+    /// `/continue?state=…` from `browser`.
+    pub fn resume(
+        &mut self,
+        browser: &mut TestBrowser,
+        state: &str,
+    ) -> Result<Answer, AuthorizeError> {
+        let info = self.request_info();
+        let mut entropy = self.entropy.clone();
+        let answer = crate::login::resume(
+            &self.context(),
+            state,
+            &BTreeMap::new(),
+            browser.view(&info),
+            &mut entropy,
+        );
+        self.entropy = entropy;
+        browser.keep(answer)
+    }
+
+    /// `/v2/logout` (or, `oidc`, `/oidc/logout`) from `browser`.
+    pub fn logout(
+        &mut self,
+        browser: &TestBrowser,
+        params: &[(&str, &str)],
+        oidc: bool,
+    ) -> Result<crate::login::Logout, OAuthError> {
+        let params = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let cookie = browser.session.as_deref();
+        if oidc {
+            crate::login::oidc_logout(&self.context(), &params, cookie)
+        } else {
+            crate::login::logout(&self.context(), &params, cookie)
+        }
+    }
+
+    fn request_info(&self) -> RequestInfo {
+        RequestInfo {
+            ip: Some(self.ip.clone()),
+            ..RequestInfo::default()
+        }
+    }
+
+    /// A user as stored now.
+    pub fn store_user(&self, user_id: &str) -> crate::User {
+        self.store
+            .user(&self.tenant.id, user_id)
+            .expect("the store answers")
+            .expect("the user exists")
+    }
+
     pub fn advance_secs(&mut self, secs: u64) {
         self.now += secs * 1000;
+    }
+}
+
+/// A browser: its id cookie and the session cookie the server last set.
+#[derive(Debug, Clone)]
+pub struct TestBrowser {
+    pub id: Secret,
+    pub session: Option<String>,
+}
+
+impl TestBrowser {
+    pub fn new(name: &str) -> TestBrowser {
+        TestBrowser {
+            id: Secret::new(format!("browser-{name}-0123456789abcdef0123456789")),
+            session: None,
+        }
+    }
+
+    fn view<'a>(&'a self, info: &'a RequestInfo) -> Browser<'a> {
+        Browser {
+            id: &self.id,
+            session: self.session.as_deref(),
+            info,
+        }
+    }
+
+    fn keep<E>(&mut self, answer: Result<Answer, E>) -> Result<Answer, E> {
+        if let Ok(Answer {
+            session_cookie: Some(cookie),
+            ..
+        }) = &answer
+        {
+            self.session = Some(cookie.expose().to_owned());
+        }
+        answer
     }
 }
 

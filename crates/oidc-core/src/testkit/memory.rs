@@ -7,7 +7,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use crate::keys::StoredKey;
 use crate::model::{Api, Client, RuleSet, Tenant, User};
 use crate::refresh::RefreshFamily;
-use crate::store::{Change, Store, StoreError, checked_id, checked_rule_set};
+use crate::store::{
+    Change, FlowKind, FlowRecord, FlowWrite, Store, StoreError, checked_id, checked_rule_set,
+};
 
 type Keyed<T> = BTreeMap<(String, String), T>;
 
@@ -25,6 +27,7 @@ struct Inner {
     families: Keyed<RefreshFamily>,
     userinfo: BTreeMap<(String, String, String), rules_abi::Claims>,
     logs: Keyed<crate::audit::LogEvent>,
+    flows: BTreeMap<(String, FlowKind, String), FlowRecord>,
     meta: BTreeMap<String, Vec<u8>>,
 }
 
@@ -112,6 +115,7 @@ impl Store for MemoryStore {
         inner.families.retain(|k, _| mine(k));
         inner.logs.retain(|k, _| mine(k));
         inner.userinfo.retain(|(tenant, _, _), _| tenant != id);
+        inner.flows.retain(|(tenant, _, _), _| tenant != id);
         Ok(())
     }
 
@@ -460,6 +464,66 @@ impl Store for MemoryStore {
             .get(&(tenant.to_owned(), user_id.to_owned(), client_id.to_owned()))
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn flow(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        id: &str,
+    ) -> Result<Option<FlowRecord>, StoreError> {
+        let key = (tenant.to_owned(), kind, id.to_owned());
+        Ok(self.lock().flows.get(&key).cloned())
+    }
+
+    fn write_flow(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        id: &str,
+        write: FlowWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        let key = (
+            checked_id(tenant)?.to_owned(),
+            kind,
+            checked_id(id)?.to_owned(),
+        );
+        let mut inner = self.lock();
+        if !write.applies_to(inner.flows.get(&key)) {
+            return Ok(false);
+        }
+        match write {
+            FlowWrite::Create(record) | FlowWrite::Replace { record, .. } => {
+                inner.flows.insert(key, record.clone());
+            }
+            FlowWrite::Delete { .. } => {
+                inner.flows.remove(&key);
+            }
+        }
+        Ok(true)
+    }
+
+    fn flow_page(
+        &self,
+        tenant: &str,
+        kind: FlowKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, FlowRecord)>, StoreError> {
+        let start = (
+            tenant.to_owned(),
+            kind,
+            after.unwrap_or_default().to_owned(),
+        );
+        Ok(self
+            .lock()
+            .flows
+            .range(start..)
+            .take_while(|((t, k, _), _)| t == tenant && *k == kind)
+            .filter(|((_, _, id), _)| after.is_none_or(|after| id.as_str() > after))
+            .take(limit)
+            .map(|((_, _, id), record)| (id.clone(), record.clone()))
+            .collect())
     }
 
     fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {

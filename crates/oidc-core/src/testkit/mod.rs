@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use rules_abi::{RuleInput, RuleOutcome};
 
 pub use failing::{FailingStore, Failure, Injected};
-pub use harness::Harness;
+pub use harness::{Harness, TestBrowser};
 pub use memory::MemoryStore;
 
 use crate::model::Tenant;

@@ -3,6 +3,7 @@
 
 mod conformance;
 mod grants;
+mod login;
 mod manage;
 mod properties;
 mod refresh;

@@ -25,6 +25,9 @@ pub(crate) fn view(client: &Client, secret: Option<&Secret>) -> Value {
         "token_endpoint_auth_method": client.auth_method,
         "grant_types": client.grant_types,
         "callbacks": client.redirect_uris,
+        "allowed_logout_urls": client.allowed_logout_urls,
+        "web_origins": client.web_origins,
+        "logout_revokes_refresh_tokens": client.logout_revokes_refresh_tokens,
         "client_metadata": client.metadata,
         "refresh_token": RefreshTokenSettings::from_policy(&client.refresh_token),
         "jwt_configuration": { "lifetime_in_seconds": client.id_token_lifetime_secs },
@@ -52,6 +55,12 @@ pub(crate) struct ClientBody {
     token_endpoint_auth_method: Option<AuthMethod>,
     grant_types: Option<Vec<String>>,
     callbacks: Option<Vec<String>>,
+    /// Exact URLs logout may return to (`returnTo`, `post_logout_redirect_uri`).
+    allowed_logout_urls: Option<Vec<String>>,
+    /// Origins allowed to call the token, revoke and userinfo endpoints from a browser.
+    web_origins: Option<Vec<String>>,
+    /// Whether logging out revokes the refresh tokens issued through the session.
+    logout_revokes_refresh_tokens: Option<bool>,
     client_metadata: Option<BTreeMap<String, String>>,
     /// Auth0's shape: `rotation_type`, `expiration_type`, `leeway`, `token_lifetime`,
     /// `idle_token_lifetime`, `infinite_token_lifetime`, `infinite_idle_token_lifetime`.
@@ -72,6 +81,9 @@ impl ClientBody {
             token_endpoint_auth_method: body.token_endpoint_auth_method,
             grant_types: body.grant_types,
             callbacks: body.callbacks,
+            allowed_logout_urls: body.allowed_logout_urls,
+            web_origins: body.web_origins,
+            logout_revokes_refresh_tokens: body.logout_revokes_refresh_tokens,
             client_metadata: body.client_metadata,
             refresh_token: body.refresh_token,
             id_token_lifetime_secs: body.jwt_configuration.map(|jwt| jwt.lifetime_in_seconds),

@@ -10,18 +10,27 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
     let paths = &tenant.paths;
     Json(json!({
         "issuer": paths.issuer,
+        "authorization_endpoint": paths.authorize,
         "token_endpoint": paths.token,
         "revocation_endpoint": paths.revoke,
         "userinfo_endpoint": paths.userinfo,
         "jwks_uri": paths.jwks,
+        "end_session_endpoint": paths.end_session,
         "grant_types_supported": [
             oidc_core::grants::PASSWORD,
             oidc_core::grants::PASSWORD_REALM,
             oidc_core::grants::CLIENT_CREDENTIALS,
             oidc_core::grants::REFRESH_TOKEN,
+            oidc_core::grants::AUTHORIZATION_CODE,
+            oidc_core::grants::IMPLICIT,
         ],
-        // No authorization endpoint yet, so no response type: the interactive flows come next.
-        "response_types_supported": [],
+        "response_types_supported": oidc_core::login::ResponseType::SUPPORTED,
+        "response_modes_supported": oidc_core::login::ResponseMode::SUPPORTED,
+        "code_challenge_methods_supported": ["S256"],
+        "prompt_values_supported": ["none", "login"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [tenant.tenant.signing_alg.as_str()],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -29,7 +38,8 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
         "scopes_supported": oidc_core::scope::OPENID_SCOPES,
         "claims_supported": [
             "aud", "auth_time", "email", "email_verified", "exp", "family_name", "given_name", "iat",
-            "iss", "name", "nickname", "picture", "preferred_username", "sub", "updated_at"
+            "iss", "name", "nickname", "picture", "preferred_username", "sub", "updated_at",
+            "nonce", "sid", "at_hash"
         ],
     }))
 }

@@ -2,7 +2,7 @@
 //! root (for tenants addressed by host name).
 
 mod discovery;
-mod form;
+pub(crate) mod form;
 mod health;
 
 pub use form::parse_token_request;
@@ -36,6 +36,7 @@ pub fn app(state: AppState) -> Router {
             get(discovery::openid_configuration),
         )
         .route(&format!("/{JWKS}"), get(discovery::jwks))
+        .merge(crate::browser::routes())
         .merge(
             crate::manage::routes().layer(axum::extract::DefaultBodyLimit::max(
                 crate::manage::body_limit(&state),
@@ -59,7 +60,7 @@ pub fn app(state: AppState) -> Router {
 /// Runs `work` with the tenant's token context on a blocking thread, when the fair scheduler
 /// gives the tenant a worker: the domain is synchronous, and rules, Argon2 and the store are
 /// CPU- and disk-bound.
-async fn with_token_context<T: Send + 'static>(
+pub(crate) async fn with_token_context<T: Send + 'static>(
     state: &AppState,
     tenant: Arc<TenantRuntime>,
     lane: Lane,

@@ -24,12 +24,13 @@ pub(crate) async fn token(
 ) -> Result<Response, ApiError> {
     let body = form::read_body(body).await?;
     let (params, credentials) = form::parse_token_request(&headers, &body)?;
-    // Of the failures, only a refresh exchange writes (revoking a family on reuse or at a
+    // Of the failures, only a refresh or code exchange writes (revoking a family on reuse or at a
     // rule's request); other failures, such as a wrong password, must not cost an fsync
     // each, or guessing passwords would also load the disk.
-    let failure_may_write = params
-        .get("grant_type")
-        .is_some_and(|grant| grant == oidc_core::grants::REFRESH_TOKEN);
+    // A reused authorization code writes too: it revokes what its first exchange issued.
+    let failure_may_write = params.get("grant_type").is_some_and(|grant| {
+        grant == oidc_core::grants::REFRESH_TOKEN || grant == oidc_core::grants::AUTHORIZATION_CODE
+    });
     let request = TokenRequest {
         params,
         credentials,
