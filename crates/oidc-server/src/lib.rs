@@ -20,6 +20,7 @@ mod bearer;
 mod browser;
 pub mod cli;
 mod clock;
+mod cors;
 mod durability;
 mod error;
 mod fair;

@@ -10,6 +10,8 @@ pub(crate) const AUTHORIZE: &str = "authorize";
 pub(crate) const LOGIN: &str = "u/login";
 pub(crate) const CONTINUE: &str = "continue";
 pub(crate) const LOGOUT: &str = "v2/logout";
+pub(crate) const DEVICE_CODE: &str = "oauth/device/code";
+pub(crate) const ACTIVATE: &str = "activate";
 pub(crate) const OIDC_LOGOUT: &str = "oidc/logout";
 
 /// The path form of tenancy: `/t/{tenant}/…`, for local use; hosts address tenants at `/…`.
@@ -27,6 +29,8 @@ pub struct Paths {
     pub login: String,
     pub continue_: String,
     pub end_session: String,
+    pub device_code: String,
+    pub activate: String,
     /// The path of the issuer (`/` or `/t/{tenant}/`): the scope of the tenant's cookies.
     pub cookie_path: String,
     /// Whether the issuer is https: cookies are then `Secure`.
@@ -46,6 +50,8 @@ impl Paths {
             login: format!("{issuer}{LOGIN}"),
             continue_: format!("{issuer}{CONTINUE}"),
             end_session: format!("{issuer}{OIDC_LOGOUT}"),
+            device_code: format!("{issuer}{DEVICE_CODE}"),
+            activate: format!("{issuer}{ACTIVATE}"),
             cookie_path: issuer
                 .split_once("://")
                 .and_then(|(_, rest)| rest.find('/').map(|at| rest[at..].to_owned()))

@@ -79,6 +79,9 @@ pub(crate) struct TenantRuntime {
     pub(crate) paths: Paths,
     /// The rules the chain runs (its configuration goes into every call).
     pub(crate) rules: RuleSet,
+    /// Every client's `web_origins`: the origins CORS lets call the token, revoke and
+    /// userinfo endpoints (a preflight does not say which client is asking).
+    pub(crate) web_origins: std::collections::BTreeSet<String>,
 }
 
 impl TenantRuntime {
@@ -431,10 +434,16 @@ fn load(
         .collect::<Result<Vec<_>, _>>()?;
     let keys =
         TenantKeys::new(&materials, tenant.signing_alg).map_err(|e| failed(e.to_string()))?;
+    let web_origins = store
+        .clients(&tenant.id)?
+        .into_iter()
+        .flat_map(|client| client.web_origins)
+        .collect();
     Ok(TenantRuntime {
         paths: Paths::for_issuer(&tenant.issuer),
         keys,
         rules: store.rule_set(&tenant.id)?,
+        web_origins,
         tenant,
     })
 }

@@ -254,14 +254,8 @@ async fn a_login_form_without_its_csrf_token_is_refused() {
 #[tokio::test]
 async fn discovery_lists_the_interactive_flows() {
     let server = server().await;
-    let reply = server
-        .send(
-            server
-                .http
-                .get(server.url("acme", ".well-known/openid-configuration")),
-        )
-        .await;
-    let doc = &reply.body;
+    let document = super::discovery(&server).await;
+    let doc = &document;
     assert_eq!(
         doc["authorization_endpoint"],
         format!("{}authorize", server.issuer("acme"))

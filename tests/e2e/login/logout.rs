@@ -60,15 +60,9 @@ async fn oidc_logout_ends_the_session_and_returns_to_the_allowed_url() {
         Some("login_required")
     );
 
-    let discovery = server
-        .send(
-            server
-                .http
-                .get(server.url("acme", ".well-known/openid-configuration")),
-        )
-        .await;
+    let document = super::discovery(&server).await;
     assert_eq!(
-        discovery.body["end_session_endpoint"],
+        document["end_session_endpoint"],
         format!("{}oidc/logout", server.issuer("acme"))
     );
 }

@@ -5,6 +5,8 @@
 
 mod browser;
 mod code_flow;
+mod cors;
+mod device;
 mod logout;
 mod redirects;
 
@@ -38,6 +40,15 @@ type = "spa"
 auth_method = "none"
 grant_types = ["authorization_code", "refresh_token"]
 redirect_uris = ["{SPA_CALLBACK}"]
+web_origins = ["https://spa.test"]
+refresh_token = {{ rotating = true, overlap_secs = 0, absolute_lifetime_secs = 86400, idle_lifetime_secs = 3600 }}
+
+[[tenant.client]]
+client_id = "tv"
+name = "Acme TV"
+type = "public"
+auth_method = "none"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
 refresh_token = {{ rotating = true, overlap_secs = 0, absolute_lifetime_secs = 86400, idle_lifetime_secs = 3600 }}
 
 [[tenant.user]]
@@ -69,4 +80,16 @@ pub(crate) async fn exchange_webapp_code(server: &TestServer, code: &str) -> Rep
             ],
         )
         .await
+}
+
+/// The tenant's discovery document.
+pub(crate) async fn discovery(server: &TestServer) -> serde_json::Value {
+    server
+        .send(
+            server
+                .http
+                .get(server.url("acme", ".well-known/openid-configuration")),
+        )
+        .await
+        .body
 }

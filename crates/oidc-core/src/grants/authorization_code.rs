@@ -138,18 +138,8 @@ pub(super) fn grant(
         )
     };
     let applied = record.decided.applied();
-    let refresh = match family_id {
-        Some(family_id) => Some(issue::new_family(
-            ctx,
-            &grant,
-            &applied,
-            family_id,
-            &request.info,
-            entropy,
-        )?),
-        None => None,
-    };
-    let issued = issue::deliver(ctx, &grant, &applied, refresh)?;
+    let issued =
+        issue::deliver_with_family(ctx, &grant, &applied, family_id, &request.info, entropy)?;
     // The code's redemption was written, whatever else the grant wrote.
     Ok(Issued {
         wrote: true,

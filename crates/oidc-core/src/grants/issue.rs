@@ -181,6 +181,22 @@ pub(crate) fn new_family(
     Ok((token, family))
 }
 
+/// [`deliver`], with a new refresh-token family under `family_id` when there is one.
+pub(crate) fn deliver_with_family(
+    ctx: &TokenContext<'_>,
+    grant: &Grant<'_>,
+    applied: &Applied,
+    family_id: Option<String>,
+    info: &RequestInfo,
+    entropy: &mut dyn Entropy,
+) -> Result<Issued, OAuthError> {
+    let refresh = match family_id {
+        Some(family_id) => Some(new_family(ctx, grant, applied, family_id, info, entropy)?),
+        None => None,
+    };
+    deliver(ctx, grant, applied, refresh)
+}
+
 /// Signs the tokens of a new grant and writes it (the family, the rules' metadata, the
 /// `/userinfo` claims) in one change.
 pub(crate) fn deliver(

@@ -3,6 +3,7 @@
 
 mod authorization_code;
 pub(crate) mod client_credentials;
+mod device_code;
 pub(crate) mod issue;
 pub mod password;
 mod refresh_token;
@@ -119,6 +120,7 @@ pub fn exchange(
         CLIENT_CREDENTIALS => client_credentials::grant(ctx, request),
         REFRESH_TOKEN => refresh_token::grant(ctx, request, entropy),
         AUTHORIZATION_CODE => authorization_code::grant(ctx, request, entropy),
+        crate::login::device::DEVICE_CODE_GRANT => device_code::grant(ctx, request, entropy),
         other => Err(OAuthError::unsupported_grant_type(format!(
             "Unsupported grant type: {other}"
         ))),

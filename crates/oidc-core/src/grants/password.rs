@@ -128,20 +128,8 @@ pub fn issue(
         ip: request.info.ip.clone(),
     });
 
-    let refresh = if scope::contains(&grant.scope, "offline_access") {
-        let family_id = new_family_id(entropy);
-        Some(issue::new_family(
-            ctx,
-            &grant,
-            &applied,
-            family_id,
-            &request.info,
-            entropy,
-        )?)
-    } else {
-        None
-    };
-    issue::deliver(ctx, &grant, &applied, refresh)
+    let family_id = scope::contains(&grant.scope, "offline_access").then(|| new_family_id(entropy));
+    issue::deliver_with_family(ctx, &grant, &applied, family_id, &request.info, entropy)
 }
 
 /// Checks a password against the tenant's user of that login, and tells the throttle. The

@@ -89,6 +89,10 @@ pub struct AuthorizeRequest {
     pub code_challenge: Option<String>,
     /// The request's parameters as sent: what rules see as `context.request.query`.
     pub query: BTreeMap<String, String>,
+    /// Set when the login approves a device (the device record's id): the answer goes to the
+    /// device's polling, not to a redirect URI.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// Where the browser goes back to the client, with what.
@@ -226,6 +230,7 @@ pub fn parse(
         login_hint: param("login_hint").map(str::to_owned),
         code_challenge: None,
         query: params.clone(),
+        device: None,
     };
     let fail = |request: &AuthorizeRequest, error: OAuthError| {
         Err(AuthorizeError::Client(ClientRedirect::error(

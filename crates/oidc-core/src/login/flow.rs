@@ -9,6 +9,7 @@ use super::authorize::{
     self, AuthorizeError, AuthorizeRequest, ClientRedirect, Prompt, ResponseType,
 };
 use super::code::{self, Decided};
+use super::device::{self, DeviceState};
 use super::records::{self, Stored};
 use super::session::{self, Current};
 use super::transaction::{self, LOGIN_LIFETIME_MS, Pending, Transaction};
@@ -40,6 +41,20 @@ pub enum Step {
     Client(ClientRedirect),
     /// To a rule's URL (the `state` to come back with is already in it).
     Rule { url: String },
+    /// The activation page's form, again with a message after a wrong code.
+    EnterCode {
+        user_code: Option<String>,
+        error: Option<String>,
+    },
+    /// Ask the logged-in user to confirm the device login (the code is shown, so the user
+    /// can check it is the one on the device).
+    ConfirmDevice {
+        user_code: String,
+        client_name: String,
+        scope: Vec<String>,
+    },
+    /// The device login is settled; the user goes back to the device.
+    DeviceDone { approved: bool, client_name: String },
 }
 
 /// A step, and what changes in the browser's cookies.
@@ -134,22 +149,8 @@ pub fn authorize(
         _ => None,
     };
     if let Some((current, user)) = usable {
-        let protocol = protocol_of(&request);
-        return complete(
-            ctx,
-            Completion {
-                request: &request,
-                client: &client,
-                user: &user,
-                session: &current,
-                password_login: false,
-                protocol,
-                original_protocol: None,
-                body: &BTreeMap::new(),
-                browser,
-            },
-            entropy,
-        );
+        let login = Completion::through_session(&request, &client, &user, &current, browser);
+        return complete(ctx, login, entropy);
     }
     if request.prompt == Prompt::None {
         let error = OAuthError::new(ErrorCode::LoginRequired, "Login required");
@@ -157,6 +158,100 @@ pub fn authorize(
             &request, &error,
         )));
     }
+    start_transaction(ctx, request, browser, entropy)
+}
+
+/// The anti-forgery token of the activation forms: derived from the browser's HttpOnly id
+/// cookie, which another site can neither read nor set, so a forged form cannot carry it.
+pub fn activation_csrf(browser: &Secret) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"claimsmith activation form\0")
+        .chain_update(browser.expose().as_bytes())
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
+/// `POST {issuer}activate`: a user code, and with a session the user's decision. Without a
+/// session the user logs in first (the login then asks for the decision).
+pub fn activate(
+    ctx: &TokenContext<'_>,
+    (typed, csrf, decision): (&str, Option<&str>, Option<bool>),
+    browser: Browser<'_>,
+    entropy: &mut dyn Entropy,
+) -> Result<Answer, AuthorizeError> {
+    let csrf_ok =
+        csrf.is_some_and(|csrf| transaction::csrf_matches(&activation_csrf(browser.id), csrf));
+    if !csrf_ok {
+        return Err(AuthorizeError::Page(forged_form()));
+    }
+    let ip = browser.info.ip.as_deref().unwrap_or_default();
+    let found = match device::find(ctx, typed, ip) {
+        Ok(found) => found,
+        Err(error) if error.cause.is_some() => return Err(AuthorizeError::Page(error)),
+        Err(error) => {
+            return Ok(Answer::step(Step::EnterCode {
+                user_code: Some(typed.to_owned()),
+                error: Some(error.description),
+            }));
+        }
+    };
+    let request = found.as_request();
+    let Some(client) = ctx.store.client(&ctx.tenant.id, &request.client_id)? else {
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "Unknown client.",
+        )));
+    };
+    let session = session::current(ctx, browser.session)?;
+    let user = match &session {
+        Some(current) => ctx
+            .store
+            .user(&ctx.tenant.id, &current.session().user_id)?
+            .filter(|user| !user.blocked),
+        None => None,
+    };
+    let (Some(current), Some(user)) = (session, user) else {
+        return start_transaction(ctx, request, browser, entropy);
+    };
+    match decision {
+        None => Ok(Answer::step(confirm_step(&found))),
+        Some(false) => {
+            let denied = DeviceState::Denied {
+                description: "The user cancelled the device login.".into(),
+            };
+            device::settle(ctx, &found.device, denied)?;
+            Ok(Answer {
+                wrote: true,
+                ..Answer::step(Step::DeviceDone {
+                    approved: false,
+                    client_name: found.client_name,
+                })
+            })
+        }
+        Some(true) => {
+            let login = Completion::through_session(&request, &client, &user, &current, browser);
+            let protocol = Protocol::OAuth2DeviceCode;
+            complete(ctx, Completion { protocol, ..login }, entropy)
+        }
+    }
+}
+
+fn confirm_step(found: &device::Found) -> Step {
+    Step::ConfirmDevice {
+        user_code: device::display(&found.record.user_code),
+        client_name: found.client_name.clone(),
+        scope: found.record.scope.clone(),
+    }
+}
+
+/// A login waiting for credentials on the hosted page, bound to this browser.
+fn start_transaction(
+    ctx: &TokenContext<'_>,
+    request: AuthorizeRequest,
+    browser: Browser<'_>,
+    entropy: &mut dyn Entropy,
+) -> Result<Answer, AuthorizeError> {
     let id = secret::new_id("tx", entropy);
     let csrf = secret::new_token(entropy).expose().to_owned();
     let transaction = Transaction {
@@ -354,6 +449,30 @@ pub fn finish_login(
     };
     let previous = session::current(ctx, browser.session)?;
     let (current, cookie) = session::start(ctx, &user.user_id, previous.as_ref(), entropy)?;
+    if let Some(device) = &tx.request.device {
+        // A device login: the password login counts now; the user confirms next.
+        let stamp = crate::model::MetadataUpdate {
+            login: Some(LoginStamp {
+                at: ctx.now,
+                ip: browser.info.ip.clone(),
+            }),
+            ..Default::default()
+        };
+        ctx.store.apply(
+            tenant,
+            &Change {
+                metadata: Some((&user.user_id, &stamp)),
+                ..Change::default()
+            },
+        )?;
+        let found = device::find_by_id(ctx, device)?
+            .ok_or_else(|| AuthorizeError::Page(device::invalid_code()))?;
+        return Ok(Answer {
+            step: confirm_step(&found),
+            session_cookie: Some(cookie),
+            wrote: true,
+        });
+    }
     let protocol = protocol_of(&tx.request);
     let mut answer = complete(
         ctx,
@@ -468,6 +587,32 @@ struct Completion<'a> {
     browser: Browser<'a>,
 }
 
+/// No form fields: a login through the session, or a device confirmation.
+static NO_BODY: BTreeMap<String, String> = BTreeMap::new();
+
+impl<'a> Completion<'a> {
+    /// A login through an existing session, with the protocol of the request's response type.
+    fn through_session(
+        request: &'a AuthorizeRequest,
+        client: &'a Client,
+        user: &'a User,
+        session: &'a Current,
+        browser: Browser<'a>,
+    ) -> Completion<'a> {
+        Completion {
+            request,
+            client,
+            user,
+            session,
+            password_login: false,
+            protocol: protocol_of(request),
+            original_protocol: None,
+            body: &NO_BODY,
+            browser,
+        }
+    }
+}
+
 /// Runs the rules for a login, then answers the client: a code, tokens, an error, or a rule's
 /// redirect.
 fn complete(
@@ -476,8 +621,13 @@ fn complete(
     entropy: &mut dyn Entropy,
 ) -> Result<Answer, AuthorizeError> {
     let request = login.request;
-    let to_client =
-        |error: OAuthError| AuthorizeError::Client(ClientRedirect::error(request, &error));
+    let device = request.device.as_deref();
+    // A device has no redirect URI: its errors are shown to the user (and reach the device
+    // through its polling).
+    let to_client = |error: OAuthError| match device {
+        Some(_) => AuthorizeError::Page(error),
+        None => AuthorizeError::Client(ClientRedirect::error(request, &error)),
+    };
     let api = crate::grants::client_credentials::api_named(ctx, request.audience.as_deref())
         .map_err(to_client)?;
     let session = login.session.session();
@@ -492,9 +642,10 @@ fn complete(
         query: request.query.clone(),
         original_protocol: login.original_protocol.clone(),
     };
-    let grant_type = match request.response_type {
-        ResponseType::Code => AUTHORIZATION_CODE,
-        _ => IMPLICIT,
+    let grant_type = match (device, request.response_type) {
+        (Some(_), _) => device::DEVICE_CODE_GRANT,
+        (None, ResponseType::Code) => AUTHORIZATION_CODE,
+        (None, _) => IMPLICIT,
     };
     let grant = Grant {
         interactive: Some(&interactive),
@@ -515,14 +666,24 @@ fn complete(
     } else {
         Redirects::Allowed
     };
-    let mut applied = issue::run_rules_for(
+    let mut applied = match issue::run_rules_for(
         ctx,
         (login.body, login.browser.info),
         &grant,
         redirects,
         entropy,
-    )
-    .map_err(|refusal| to_client(refusal.error))?;
+    ) {
+        Ok(applied) => applied,
+        Err(refusal) => {
+            if let Some(device) = device {
+                let denied = DeviceState::Denied {
+                    description: refusal.error.description.clone(),
+                };
+                device::settle(ctx, device, denied)?;
+            }
+            return Err(to_client(refusal.error));
+        }
+    };
     if login.password_login {
         applied.metadata.login = Some(LoginStamp {
             at: ctx.now,
@@ -578,6 +739,27 @@ fn complete(
     }
 
     session::touch(ctx, login.session, &login.client.client_id)?;
+    if let Some(device) = device {
+        let approved = DeviceState::Approved {
+            user_id: login.user.user_id.clone(),
+            sid: login.session.sid.clone(),
+            auth_time: session.auth_time,
+            decided: Decided::of(&applied),
+        };
+        if !device::settle(ctx, device, approved)? {
+            return Err(AuthorizeError::Page(device::invalid_code()));
+        }
+        if !metadata.is_empty() {
+            ctx.store.apply(tenant, &metadata)?;
+        }
+        return Ok(Answer {
+            wrote: true,
+            ..Answer::step(Step::DeviceDone {
+                approved: true,
+                client_name: login.client.name.clone(),
+            })
+        });
+    }
     let mut params = Vec::new();
     let change = match request.response_type {
         ResponseType::Code => {

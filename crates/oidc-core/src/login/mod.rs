@@ -8,6 +8,7 @@
 
 pub mod authorize;
 pub mod code;
+pub mod device;
 mod flow;
 pub mod logout;
 pub mod records;
@@ -16,7 +17,7 @@ pub mod transaction;
 
 pub use authorize::{AuthorizeError, AuthorizeRequest, ClientRedirect, ResponseMode, ResponseType};
 pub use flow::{
-    Answer, Browser, LoginFailure, LoginForm, LoginPage, Step, VerifiedForm, authorize,
-    finish_login, login_page, resume, verify_login,
+    Answer, Browser, LoginFailure, LoginForm, LoginPage, Step, VerifiedForm, activate,
+    activation_csrf, authorize, finish_login, login_page, resume, verify_login,
 };
 pub use logout::{Logout, logout, oidc_logout};

@@ -48,6 +48,7 @@ pub fn client(id: &str, client_type: ClientType, overlap_secs: u64) -> Client {
             "client_credentials",
             "authorization_code",
             "implicit",
+            "urn:ietf:params:oauth:grant-type:device_code",
         ]
         .map(str::to_owned)
         .to_vec(),

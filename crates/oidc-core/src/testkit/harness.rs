@@ -277,6 +277,61 @@ impl<S: Store> Harness<S> {
         }
     }
 
+    /// `POST /oauth/device/code` by `client`.
+    pub fn device_start(
+        &mut self,
+        client: &str,
+        params: &[(&str, &str)],
+    ) -> Result<crate::login::device::DeviceAuthorization, OAuthError> {
+        let request = TokenRequest {
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            credentials: credentials(client),
+            info: self.request_info(),
+        };
+        let mut entropy = self.entropy.clone();
+        let started = crate::login::device::start(
+            &self.context(),
+            &request,
+            "https://acme.fixture.test/activate",
+            &mut entropy,
+        );
+        self.entropy = entropy;
+        started
+    }
+
+    /// `POST /activate` from `browser`: a user code and, with a session, the decision.
+    pub fn activate(
+        &mut self,
+        browser: &mut TestBrowser,
+        user_code: &str,
+        decision: Option<bool>,
+    ) -> Result<Answer, AuthorizeError> {
+        let csrf = crate::login::activation_csrf(&browser.id);
+        self.activate_with(browser, (user_code, Some(&csrf)), decision)
+    }
+
+    /// `POST /activate` with the form's CSRF field as given.
+    pub fn activate_with(
+        &mut self,
+        browser: &mut TestBrowser,
+        (user_code, csrf): (&str, Option<&str>),
+        decision: Option<bool>,
+    ) -> Result<Answer, AuthorizeError> {
+        let info = self.request_info();
+        let mut entropy = self.entropy.clone();
+        let answer = crate::login::activate(
+            &self.context(),
+            (user_code, csrf, decision),
+            browser.view(&info),
+            &mut entropy,
+        );
+        self.entropy = entropy;
+        browser.keep(answer)
+    }
+
     fn request_info(&self) -> RequestInfo {
         RequestInfo {
             ip: Some(self.ip.clone()),

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::extract::{ConnectInfo, FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -21,7 +21,7 @@ use oidc_core::login::{
 };
 use oidc_core::{OAuthError, RequestInfo, Secret, SystemEntropy};
 
-use crate::paths::{AUTHORIZE, CONTINUE, LOGIN, LOGOUT, OIDC_LOGOUT};
+use crate::paths::{ACTIVATE, AUTHORIZE, CONTINUE, LOGIN, LOGOUT, OIDC_LOGOUT};
 use crate::routes::{form, with_token_context};
 use crate::state::{AppState, Lane, TenantRuntime};
 use crate::tenancy::TenantCtx;
@@ -31,6 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(&format!("/{AUTHORIZE}"), get(authorize).post(authorize))
         .route(&format!("/{LOGIN}"), get(login_page).post(login_submit))
         .route(&format!("/{CONTINUE}"), get(resume).post(resume))
+        .route(&format!("/{ACTIVATE}"), get(activate_page).post(activate))
         .route(&format!("/{LOGOUT}"), get(logout))
         .route(
             &format!("/{OIDC_LOGOUT}"),
@@ -159,6 +160,39 @@ fn respond(
                 }
                 Step::Client(redirect_to) => to_client(redirect_to),
                 Step::Rule { url } => redirect(url),
+                Step::EnterCode { user_code, error } => {
+                    let markup = pages::enter_code(
+                        &tenant.tenant.id,
+                        &tenant.paths.activate,
+                        &login::activation_csrf(&cookies.browser),
+                        user_code.as_deref(),
+                        error.as_deref(),
+                    );
+                    let status = if error.is_some() {
+                        StatusCode::BAD_REQUEST
+                    } else {
+                        StatusCode::OK
+                    };
+                    pages::respond(status, markup)
+                }
+                Step::ConfirmDevice {
+                    user_code,
+                    client_name,
+                    scope,
+                } => pages::respond(
+                    StatusCode::OK,
+                    pages::confirm_device(
+                        &tenant.paths.activate,
+                        &login::activation_csrf(&cookies.browser),
+                        user_code,
+                        client_name,
+                        scope,
+                    ),
+                ),
+                Step::DeviceDone {
+                    approved,
+                    client_name,
+                } => pages::respond(StatusCode::OK, pages::device_done(*approved, client_name)),
             };
             (response, answer.session_cookie)
         }
@@ -212,22 +246,57 @@ async fn step(
     Ok(answer)
 }
 
+/// What a browser request brings: its cookies, its parameters (the query of a GET, the form
+/// body of a POST, never repeated) and the facts rules may see. A malformed request is
+/// answered with an error page.
+#[derive(Debug)]
+struct Visit {
+    cookies: Cookies,
+    params: BTreeMap<String, String>,
+    info: RequestInfo,
+}
+
+impl Visit {
+    /// Takes a required parameter out.
+    fn take(&mut self, name: &str) -> Result<String, OAuthError> {
+        self.params.remove(name).ok_or_else(|| {
+            OAuthError::invalid_request(format!("Missing required parameter: {name}"))
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Visit {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let query = parts.uri.query().map(str::to_owned);
+        let params = parameters(&parts.method, query, &parts.headers, body)
+            .await
+            .map_err(|error| pages::error(&error))?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(SocketAddr::from(([0, 0, 0, 0], 0)), |info| info.0);
+        Ok(Visit {
+            cookies: cookies(&parts.headers),
+            params,
+            info: form::request_info(&parts.headers, peer),
+        })
+    }
+}
+
 /// `GET/POST {issuer}authorize`.
 async fn authorize(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    visit: Visit,
 ) -> Response {
-    let cookies = cookies(&headers);
-    let params = match parameters(&method, query, &headers, body).await {
-        Ok(params) => params,
-        Err(error) => return pages::error(&error),
-    };
-    let info = form::request_info(&headers, peer);
+    let Visit {
+        cookies,
+        params,
+        info,
+    } = visit;
     let answer = step(
         &state,
         Arc::clone(&tenant),
@@ -243,20 +312,13 @@ async fn authorize(
 async fn login_page(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    mut visit: Visit,
 ) -> Response {
-    let cookies = cookies(&headers);
-    let params = match parameters(&Method::GET, query, &headers, Body::empty()).await {
-        Ok(params) => params,
+    let transaction = match visit.take("state") {
+        Ok(transaction) => transaction,
         Err(error) => return pages::error(&error),
     };
-    let Some(transaction) = params.get("state").cloned() else {
-        return pages::error(&OAuthError::invalid_request(
-            "Missing required parameter: state",
-        ));
-    };
-    let browser = cookies.browser.clone();
+    let browser = visit.cookies.browser.clone();
     let page = with_token_context(&state, Arc::clone(&tenant), Lane::Normal, move |ctx| {
         login::login_page(ctx, &transaction, &browser)
     })
@@ -275,20 +337,17 @@ async fn login_page(
 async fn login_submit(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
+    mut visit: Visit,
 ) -> Response {
-    let cookies = cookies(&headers);
-    let mut params = match parameters(&Method::POST, None, &headers, body).await {
-        Ok(params) => params,
+    let transaction = match visit.take("state") {
+        Ok(transaction) => transaction,
         Err(error) => return pages::error(&error),
     };
-    let Some(transaction) = params.remove("state") else {
-        return pages::error(&OAuthError::invalid_request(
-            "Missing required parameter: state",
-        ));
-    };
+    let Visit {
+        cookies,
+        mut params,
+        info,
+    } = visit;
     let form = LoginForm {
         transaction,
         csrf: params.remove("_csrf"),
@@ -296,14 +355,11 @@ async fn login_submit(
         password: Secret::new(params.remove("password").unwrap_or_default()),
         body: params,
     };
-    let info = form::request_info(&headers, peer);
-    let (browser, session) = (cookies.browser.clone(), cookies.session.clone());
-    let (verify_info, verify_browser, verify_session) =
-        (info.clone(), browser.clone(), session.clone());
+    let (verify_info, browser_id) = (info.clone(), cookies.browser.clone());
     let verified = with_token_context(&state, Arc::clone(&tenant), Lane::Slow, move |ctx| {
         let browser = Browser {
-            id: &verify_browser,
-            session: verify_session.as_deref(),
+            id: &browser_id,
+            session: None,
             info: &verify_info,
         };
         login::verify_login(ctx, &form, browser)
@@ -339,23 +395,17 @@ async fn login_submit(
 async fn resume(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    mut visit: Visit,
 ) -> Response {
-    let cookies = cookies(&headers);
-    let mut params = match parameters(&method, query, &headers, body).await {
-        Ok(params) => params,
+    let state_param = match visit.take("state") {
+        Ok(state_param) => state_param,
         Err(error) => return pages::error(&error),
     };
-    let Some(state_param) = params.remove("state") else {
-        return pages::error(&OAuthError::invalid_request(
-            "Missing required parameter: state",
-        ));
-    };
-    let info = form::request_info(&headers, peer);
+    let Visit {
+        cookies,
+        params,
+        info,
+    } = visit;
     let answer = step(
         &state,
         Arc::clone(&tenant),
@@ -367,82 +417,48 @@ async fn resume(
     respond(&tenant, &cookies, answer)
 }
 
-/// Which logout endpoint.
-#[derive(Debug, Clone, Copy)]
-enum LogoutKind {
-    Auth0,
-    Oidc,
-}
-
 /// `GET {issuer}v2/logout`.
 async fn logout(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
+    visit: Visit,
 ) -> Response {
-    end_session(
-        state,
-        tenant,
-        LogoutKind::Auth0,
-        Method::GET,
-        query,
-        headers,
-        Body::empty(),
-    )
-    .await
+    end_session(state, tenant, visit, login::logout).await
 }
 
 /// `GET/POST {issuer}oidc/logout`.
 async fn oidc_logout(
     State(state): State<AppState>,
     TenantCtx(tenant): TenantCtx,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    visit: Visit,
 ) -> Response {
-    end_session(
-        state,
-        tenant,
-        LogoutKind::Oidc,
-        method,
-        query,
-        headers,
-        body,
-    )
-    .await
+    end_session(state, tenant, visit, login::oidc_logout).await
 }
+
+/// `login::logout` or `login::oidc_logout`: parameters and the session cookie in.
+type LogoutStep = fn(
+    &oidc_core::TokenContext<'_>,
+    &BTreeMap<String, String>,
+    Option<&str>,
+) -> Result<login::Logout, OAuthError>;
 
 /// Ends the session, makes it durable, clears the cookie, and sends the browser back to an
 /// allow-listed URL or shows that the user is logged out.
 async fn end_session(
     state: AppState,
     tenant: Arc<TenantRuntime>,
-    kind: LogoutKind,
-    method: Method,
-    query: Option<String>,
-    headers: HeaderMap,
-    body: Body,
+    visit: Visit,
+    logout: LogoutStep,
 ) -> Response {
-    let cookies = cookies(&headers);
-    let params = match parameters(&method, query, &headers, body).await {
-        Ok(params) => params,
-        Err(error) => return pages::error(&error),
-    };
+    let Visit {
+        cookies, params, ..
+    } = visit;
     let session = cookies.session.clone();
-    let outcome =
-        with_token_context(
-            &state,
-            Arc::clone(&tenant),
-            Lane::Normal,
-            move |ctx| match kind {
-                LogoutKind::Auth0 => login::logout(ctx, &params, session.as_deref()),
-                LogoutKind::Oidc => login::oidc_logout(ctx, &params, session.as_deref()),
-            },
-        )
-        .await
-        .and_then(|outcome| outcome);
+    let outcome = with_token_context(&state, Arc::clone(&tenant), Lane::Normal, move |ctx| {
+        logout(ctx, &params, session.as_deref())
+    })
+    .await
+    .and_then(|outcome| outcome);
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(error) => return pages::error(&error),
@@ -460,4 +476,50 @@ async fn end_session(
         response.headers_mut().append(header::SET_COOKIE, clear);
     }
     response
+}
+
+/// `GET {issuer}activate[?user_code=…]`: the form, prefilled from `verification_uri_complete`
+/// (the user still submits it: a link alone never approves a device).
+async fn activate_page(TenantCtx(tenant): TenantCtx, visit: Visit) -> Response {
+    let answer = Ok(Answer {
+        step: Step::EnterCode {
+            user_code: visit.params.get("user_code").cloned(),
+            error: None,
+        },
+        session_cookie: None,
+        wrote: false,
+    });
+    respond(&tenant, &visit.cookies, answer)
+}
+
+/// `POST {issuer}activate`: the code, then (with a session) the decision.
+async fn activate(
+    State(state): State<AppState>,
+    TenantCtx(tenant): TenantCtx,
+    visit: Visit,
+) -> Response {
+    let Visit {
+        cookies,
+        mut params,
+        info,
+    } = visit;
+    let user_code = params.remove("user_code").unwrap_or_default();
+    let csrf = params.remove("_csrf");
+    let decision = match params.get("decision").map(String::as_str) {
+        Some("confirm") => Some(true),
+        Some("cancel") => Some(false),
+        _ => None,
+    };
+    let answer = step(
+        &state,
+        Arc::clone(&tenant),
+        &cookies,
+        info,
+        move |ctx, browser| {
+            let form = (user_code.as_str(), csrf.as_deref(), decision);
+            login::activate(ctx, form, browser, &mut SystemEntropy)
+        },
+    )
+    .await;
+    respond(&tenant, &cookies, answer)
 }

@@ -21,6 +21,7 @@ label{display:block;font-weight:600;margin:1rem 0 .25rem}\
 input[type=text],input[type=email],input[type=password]{box-sizing:border-box;width:100%;padding:.625rem .75rem;border:1px solid #6b7280;border-radius:.375rem;font-size:1rem}\
 input:focus,button:focus{outline:3px solid #1d4ed8;outline-offset:2px}\
 button{margin-top:1.5rem;width:100%;padding:.75rem;border:0;border-radius:.375rem;background:#1d4ed8;color:#fff;font-size:1rem;font-weight:600;cursor:pointer}\
+button.secondary{margin-top:.75rem;background:#fff;color:#1d4ed8;border:2px solid #1d4ed8}\
 .error{background:#fef2f2;border:1px solid #b91c1c;color:#7f1d1d;padding:.75rem;border-radius:.375rem;margin:0 0 1rem}\
 code{font-size:.875rem}";
 
@@ -152,4 +153,79 @@ pub(crate) fn logged_out(tenant: &str) -> Response {
         },
     );
     respond(StatusCode::OK, markup)
+}
+
+/// The activation page: where a person types the code their device shows.
+pub(crate) fn enter_code(
+    tenant: &str,
+    action: &str,
+    csrf: &str,
+    user_code: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    layout(
+        "Activate your device",
+        html! {
+            h1 { "Activate your device" }
+            p.lead { "Enter the code shown on your device to sign in to " (tenant) "." }
+            @if let Some(error) = error {
+                p.error role="alert" id="code-error" { (error) }
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="_csrf" value=(csrf);
+                label for="user_code" { "Code" }
+                input #user_code type="text" name="user_code" autocomplete="off" autocapitalize="characters"
+                    spellcheck="false" required autofocus value=(user_code.unwrap_or_default())
+                    aria-describedby=[error.map(|_| "code-error")];
+                button type="submit" { "Continue" }
+            }
+        },
+    )
+}
+
+/// Asks the logged-in user to confirm a device login, showing the code to compare.
+pub(crate) fn confirm_device(
+    action: &str,
+    csrf: &str,
+    user_code: &str,
+    client_name: &str,
+    scope: &[String],
+) -> Markup {
+    layout(
+        "Confirm the device",
+        html! {
+            h1 { "Confirm the device" }
+            p.lead { (client_name) " on your device asks to sign in as you." }
+            p { "Check that your device shows this code: " strong { code { (user_code) } } }
+            @if !scope.is_empty() {
+                p { "It asks for: " code { (scope.join(" ")) } }
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="_csrf" value=(csrf);
+                input type="hidden" name="user_code" value=(user_code);
+                button type="submit" name="decision" value="confirm" { "Confirm" }
+                button.secondary type="submit" name="decision" value="cancel" { "Cancel" }
+            }
+        },
+    )
+}
+
+/// A device login is settled.
+pub(crate) fn device_done(approved: bool, client_name: &str) -> Markup {
+    let title = if approved {
+        "Your device is signed in"
+    } else {
+        "Device login cancelled"
+    };
+    layout(
+        title,
+        html! {
+            h1 { (title) }
+            @if approved {
+                p { (client_name) " is signed in. You can return to your device." }
+            } @else {
+                p { "Nothing was signed in. You can close this window." }
+            }
+        },
+    )
 }

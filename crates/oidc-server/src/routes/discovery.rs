@@ -1,14 +1,14 @@
 //! `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
 
 use axum::Json;
-use axum::response::IntoResponse;
-use serde_json::{Value, json};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
 
 use crate::tenancy::TenantCtx;
 
-pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<Value> {
+pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Response {
     let paths = &tenant.paths;
-    Json(json!({
+    let document = Json(json!({
         "issuer": paths.issuer,
         "authorization_endpoint": paths.authorize,
         "token_endpoint": paths.token,
@@ -16,6 +16,7 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
         "userinfo_endpoint": paths.userinfo,
         "jwks_uri": paths.jwks,
         "end_session_endpoint": paths.end_session,
+        "device_authorization_endpoint": paths.device_code,
         "grant_types_supported": [
             oidc_core::grants::PASSWORD,
             oidc_core::grants::PASSWORD_REALM,
@@ -23,6 +24,7 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
             oidc_core::grants::REFRESH_TOKEN,
             oidc_core::grants::AUTHORIZATION_CODE,
             oidc_core::grants::IMPLICIT,
+            oidc_core::login::device::DEVICE_CODE_GRANT,
         ],
         "response_types_supported": oidc_core::login::ResponseType::SUPPORTED,
         "response_modes_supported": oidc_core::login::ResponseMode::SUPPORTED,
@@ -41,9 +43,10 @@ pub(crate) async fn openid_configuration(TenantCtx(tenant): TenantCtx) -> Json<V
             "iss", "name", "nickname", "picture", "preferred_username", "sub", "updated_at",
             "nonce", "sid", "at_hash"
         ],
-    }))
+    }));
+    crate::cors::public(document.into_response())
 }
 
-pub(crate) async fn jwks(TenantCtx(tenant): TenantCtx) -> impl IntoResponse {
-    Json(tenant.keys.jwks().clone())
+pub(crate) async fn jwks(TenantCtx(tenant): TenantCtx) -> Response {
+    crate::cors::public(Json(tenant.keys.jwks().clone()).into_response())
 }

@@ -1,6 +1,7 @@
 //! The router: every endpoint group in its own module, mounted at `/t/{tenant}/…` and at the
 //! root (for tenants addressed by host name).
 
+mod device;
 mod discovery;
 pub(crate) mod form;
 mod health;
@@ -19,18 +20,26 @@ use oidc_core::{OAuthError, TokenContext};
 use crate::rule_chain::TenantRules;
 use crate::state::{Lane, TenantRuntime};
 
-use crate::paths::{DISCOVERY, JWKS, REVOKE, TENANT_PREFIX, TOKEN, USERINFO};
+use crate::paths::{DEVICE_CODE, DISCOVERY, JWKS, REVOKE, TENANT_PREFIX, TOKEN, USERINFO};
 use crate::state::AppState;
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let tenant_routes = Router::new()
+    // Endpoints a browser app on another origin calls (CORS by the clients' web_origins).
+    let api_routes = Router::new()
         .route(&format!("/{TOKEN}"), post(token::token))
         .route(&format!("/{REVOKE}"), post(revoke::revoke))
+        .route(&format!("/{DEVICE_CODE}"), post(device::device_code))
         .route(
             &format!("/{USERINFO}"),
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::cors::cors,
+        ));
+    let tenant_routes = Router::new()
+        .merge(api_routes)
         .route(
             &format!("/{DISCOVERY}"),
             get(discovery::openid_configuration),

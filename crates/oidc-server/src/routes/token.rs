@@ -28,8 +28,14 @@ pub(crate) async fn token(
     // rule's request); other failures, such as a wrong password, must not cost an fsync
     // each, or guessing passwords would also load the disk.
     // A reused authorization code writes too: it revokes what its first exchange issued.
+    // A device's poll records its time (for slow_down).
     let failure_may_write = params.get("grant_type").is_some_and(|grant| {
-        grant == oidc_core::grants::REFRESH_TOKEN || grant == oidc_core::grants::AUTHORIZATION_CODE
+        [
+            oidc_core::grants::REFRESH_TOKEN,
+            oidc_core::grants::AUTHORIZATION_CODE,
+            oidc_core::login::device::DEVICE_CODE_GRANT,
+        ]
+        .contains(&grant.as_str())
     });
     let request = TokenRequest {
         params,
