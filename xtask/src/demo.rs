@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 const SERVER: &str = "http://127.0.0.1:8080";
 const API: &str = "https://api.demo.test/";
+/// Where the demo's browser app is served, its own origin.
+const APP_LISTEN: &str = "127.0.0.1:8081";
+const APP_ORIGIN: &str = "http://localhost:8081";
 
 /// The example rules the demo deploys: name, module file stem, order.
 const RULES: [(&str, &str, i64); 4] = [
@@ -71,6 +74,14 @@ impl Demo {
             }
         });
         if let Err(message) = provisioned {
+            let _ = server.kill();
+            let _ = server.wait();
+            return Err(message);
+        }
+        let app = self
+            .browser_app()
+            .and_then(|client_id| serve_app(&client_id));
+        if let Err(message) = app {
             let _ = server.kill();
             let _ = server.wait();
             return Err(message);
@@ -204,6 +215,25 @@ impl Demo {
                 },
             }),
         )?;
+        let browser_app = api(
+            "post",
+            "clients",
+            json!({
+                "name": "Demo Browser App",
+                "app_type": "spa",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "callbacks": [format!("{APP_ORIGIN}/")],
+                "allowed_logout_urls": [format!("{APP_ORIGIN}/")],
+                "web_origins": [APP_ORIGIN],
+                "refresh_token": {
+                    "rotation_type": "rotating",
+                    "expiration_type": "expiring",
+                    "leeway": 0,
+                    "token_lifetime": 2_592_000,
+                    "idle_token_lifetime": 1_296_000,
+                },
+            }),
+        )?;
         let backend = api(
             "post",
             "clients",
@@ -275,11 +305,13 @@ impl Demo {
             "# The demo's credentials, made by `cargo xtask demo` (source it for the CLI).\n\
              CLAIMSMITH_SERVER={SERVER}\nCLAIMSMITH_TENANT=demo\n\
              CLAIMSMITH_CLIENT_ID={manager_id}\nCLAIMSMITH_CLIENT_SECRET={manager_secret}\n\
-             DEMO_APP_ID={}\nDEMO_APP_SECRET={}\nDEMO_BACKEND_ID={}\nDEMO_BACKEND_SECRET={}\n",
+             DEMO_APP_ID={}\nDEMO_APP_SECRET={}\nDEMO_BACKEND_ID={}\nDEMO_BACKEND_SECRET={}\n\
+             DEMO_BROWSER_APP_ID={}\n",
             text(&app["client_id"])?,
             text(&app["client_secret"])?,
             text(&backend["client_id"])?,
             text(&backend["client_secret"])?,
+            text(&browser_app["client_id"])?,
         );
         write_private(&self.credentials, &credentials)?;
         println!(
@@ -287,6 +319,23 @@ impl Demo {
             self.credentials.display()
         );
         Ok(())
+    }
+
+    /// The browser app's client id, from the credentials file.
+    fn browser_app(&self) -> Result<String, String> {
+        let credentials = std::fs::read_to_string(&self.credentials)
+            .map_err(|e| format!("cannot read {}: {e}", self.credentials.display()))?;
+        credentials
+            .lines()
+            .find_map(|line| line.strip_prefix("DEMO_BROWSER_APP_ID="))
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                format!(
+                    "{} predates the browser app; delete it and {} to provision again",
+                    self.credentials.display(),
+                    self.data.display()
+                )
+            })
     }
 
     /// Runs `claimsmith ARGS --json` against the demo server; its JSON answer.
@@ -330,4 +379,38 @@ fn write_private(path: &Path, contents: &str) -> Result<(), String> {
         .open(path)
         .and_then(|mut file| file.write_all(contents.as_bytes()))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Serves the demo's browser app (one static page, configured for the demo tenant) on its
+/// own origin, from a thread, for as long as the demo runs.
+fn serve_app(client_id: &str) -> Result<(), String> {
+    let config = json!({
+        "issuer": format!("{SERVER}/t/demo/"),
+        "clientId": client_id,
+        "audience": API,
+    });
+    let page = include_str!("demo_app.html").replace("{CONFIG}", &config.to_string());
+    let server = tiny_http::Server::http(APP_LISTEN)
+        .map_err(|e| format!("cannot serve the browser app on {APP_LISTEN}: {e}"))?;
+    std::thread::spawn(move || {
+        let html = tiny_http::Header::from_bytes("Content-Type", "text/html; charset=utf-8");
+        for request in server.incoming_requests() {
+            let path = request
+                .url()
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let response = match (path.as_str(), &html) {
+                ("/", Ok(html)) => tiny_http::Response::from_string(page.clone())
+                    .with_header(html.clone())
+                    .boxed(),
+                _ => tiny_http::Response::from_string("not found")
+                    .with_status_code(404)
+                    .boxed(),
+            };
+            let _ = request.respond(response);
+        }
+    });
+    Ok(())
 }

@@ -127,7 +127,13 @@ fn main() -> ExitCode {
 }
 
 const WALKTHROUGH: &str = "Claimsmith serves the demo tenant on http://127.0.0.1:8080/t/demo/.
-Run the walkthrough in another terminal:
+
+Log in through the browser: open http://localhost:8081/ (the demo's browser app, on its own
+origin), press Log in, and sign in on Claimsmith's page as alice@demo.test with the password
+alice-demo-password. The app exchanges the code with PKCE and shows the tokens with the claims
+the rules added; Refresh rotates the refresh token; Log out ends the session.
+
+Or run the walkthrough in another terminal:
 
     demo/walkthrough.sh
 

@@ -23,7 +23,8 @@ input:focus,button:focus{outline:3px solid #1d4ed8;outline-offset:2px}\
 button{margin-top:1.5rem;width:100%;padding:.75rem;border:0;border-radius:.375rem;background:#1d4ed8;color:#fff;font-size:1rem;font-weight:600;cursor:pointer}\
 button.secondary{margin-top:.75rem;background:#fff;color:#1d4ed8;border:2px solid #1d4ed8}\
 .error{background:#fef2f2;border:1px solid #b91c1c;color:#7f1d1d;padding:.75rem;border-radius:.375rem;margin:0 0 1rem}\
-code{font-size:.875rem}";
+code{font-size:.875rem}\
+p.user-code{font:700 1.75rem/1.2 ui-monospace,monospace;letter-spacing:.1em;white-space:nowrap;text-align:center;margin:.5rem 0 1rem}";
 
 /// The only inline script: the form_post page's submit (it also has a button without it).
 const SUBMIT_SCRIPT: &str = "document.forms[0].submit();";
@@ -196,7 +197,8 @@ pub(crate) fn confirm_device(
         html! {
             h1 { "Confirm the device" }
             p.lead { (client_name) " on your device asks to sign in as you." }
-            p { "Check that your device shows this code: " strong { code { (user_code) } } }
+            p { "Check that your device shows this code:" }
+            p.user-code { (user_code) }
             @if !scope.is_empty() {
                 p { "It asks for: " code { (scope.join(" ")) } }
             }
@@ -220,7 +222,7 @@ pub(crate) fn device_done(approved: bool, client_name: &str) -> Markup {
     layout(
         title,
         html! {
-            h1 { (title) }
+            h1 #device-done { (title) }
             @if approved {
                 p { (client_name) " is signed in. You can return to your device." }
             } @else {
