@@ -15,6 +15,12 @@ pub mod codes {
     pub const SUCCESS_LOGIN: &str = "s";
     pub const FAILED_LOGIN: &str = "f";
     pub const SUCCESS_LOGOUT: &str = "slo";
+    pub const SUCCESS_SILENT_AUTH: &str = "ssa";
+    pub const FAILED_SILENT_AUTH: &str = "fsa";
+    pub const SUCCESS_CODE_EXCHANGE: &str = "seacft";
+    pub const FAILED_CODE_EXCHANGE: &str = "feacft";
+    pub const SUCCESS_DEVICE_EXCHANGE: &str = "sede";
+    pub const FAILED_DEVICE_EXCHANGE: &str = "fede";
     pub const SUCCESS_REFRESH: &str = "sertft";
     pub const FAILED_REFRESH: &str = "fertft";
     pub const REUSE_DETECTED: &str = "ferrt";
@@ -84,6 +90,9 @@ impl LogEvent {
                 | codes::REUSE_DETECTED
                 | codes::FAILED_CLIENT_CREDENTIALS
                 | codes::BLOCKED_ACCOUNT
+                | codes::FAILED_SILENT_AUTH
+                | codes::FAILED_CODE_EXCHANGE
+                | codes::FAILED_DEVICE_EXCHANGE
         )
     }
 }

@@ -6,8 +6,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use oidc_core::audit::{LogEvent, codes};
-use oidc_core::grants::{CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, REFRESH_TOKEN};
-use oidc_core::{ClientCredentials, Entropy as _, Issued, OAuthError, SystemEntropy, TokenRequest};
+use oidc_core::grants::{
+    AUTHORIZATION_CODE, CLIENT_CREDENTIALS, PASSWORD, PASSWORD_REALM, REFRESH_TOKEN,
+};
+use oidc_core::login::device::DEVICE_CODE_GRANT;
+use oidc_core::{
+    ClientCredentials, Entropy as _, ErrorCode, Issued, OAuthError, SystemEntropy, TokenRequest,
+};
 use serde_json::{Value, json};
 
 use crate::state::AppState;
@@ -43,8 +48,27 @@ fn outcome(
             codes::FAILED_CLIENT_CREDENTIALS,
             "Client Credentials for Access Token",
         ),
+        AUTHORIZATION_CODE => (
+            codes::SUCCESS_CODE_EXCHANGE,
+            codes::FAILED_CODE_EXCHANGE,
+            "Authorization Code for Access Token",
+        ),
+        DEVICE_CODE_GRANT => (
+            codes::SUCCESS_DEVICE_EXCHANGE,
+            codes::FAILED_DEVICE_EXCHANGE,
+            "Device Code for Access Token",
+        ),
         _ => return None,
     };
+    // A device waiting for its user is not a failure; polling would flood the log.
+    if let Err(error) = result
+        && matches!(
+            error.error,
+            ErrorCode::AuthorizationPending | ErrorCode::SlowDown
+        )
+    {
+        return None;
+    }
     let mut event = match result {
         Ok(issued) => {
             let mut event = LogEvent::new(success, success_text, now);

@@ -275,3 +275,41 @@ async fn discovery_lists_the_interactive_flows() {
             .contains(&"authorization_code".into())
     );
 }
+
+#[tokio::test]
+async fn form_post_answers_with_a_form_that_posts_the_code_to_the_client() {
+    let server = server().await;
+    let mut browser = Browser::new();
+    let to_login = browser
+        .authorize(
+            &server,
+            &[
+                ("client_id", "webapp"),
+                ("redirect_uri", WEBAPP_CALLBACK),
+                ("response_type", "code"),
+                ("response_mode", "form_post"),
+                ("state", "fp"),
+                ("login_hint", "alice@acme.test"),
+            ],
+        )
+        .await;
+    let login_page = browser.get(to_login.location.as_deref().unwrap()).await;
+    assert!(
+        login_page.body.contains(r#"value="alice@acme.test""#),
+        "login_hint prefills the form"
+    );
+    let page = browser.log_in(&to_login, ALICE).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.location.is_none());
+    assert!(
+        page.body
+            .contains(&format!(r#"action="{WEBAPP_CALLBACK}""#)),
+        "{}",
+        page.body
+    );
+    assert_eq!(page.hidden("state"), "fp");
+    let code = page.hidden("code");
+    assert_eq!(exchange_webapp_code(&server, &code).await.status, 200);
+    let csp = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'sha256-"), "{csp}");
+}

@@ -89,6 +89,17 @@ async fn a_tv_signs_in_through_the_activation_page() {
     let tokens = poll().await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     let refresh = tokens.field("refresh_token");
+    // The tenant log has the exchange, and none of the polls that waited for the user.
+    let logged: Vec<String> = {
+        use oidc_core::Store as _;
+        let events = server
+            .store
+            .logs("acme", None, 1000, false)
+            .expect("the log");
+        events.into_iter().map(|event| event.kind).collect()
+    };
+    assert!(logged.contains(&"sede".to_owned()), "{logged:?}");
+    assert!(!logged.contains(&"fede".to_owned()), "{logged:?}");
     let id = claimsmith_tests::server::claims(&tokens.field("id_token"));
     assert_eq!(id["sub"], "auth0|alice");
     server.clock.advance_secs(10);

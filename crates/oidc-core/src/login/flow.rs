@@ -13,6 +13,7 @@ use super::device::{self, DeviceState};
 use super::records::{self, Stored};
 use super::session::{self, Current};
 use super::transaction::{self, LOGIN_LIFETIME_MS, Pending, Transaction};
+use crate::audit::{LogEvent, codes};
 use crate::error::{ErrorCode, OAuthError};
 use crate::grants::issue::{self, Grant};
 use crate::grants::{AUTHORIZATION_CODE, IMPLICIT, TokenContext};
@@ -150,9 +151,27 @@ pub fn authorize(
     };
     if let Some((current, user)) = usable {
         let login = Completion::through_session(&request, &client, &user, &current, browser);
-        return complete(ctx, login, entropy);
+        let answer = complete(ctx, login, entropy);
+        if request.prompt == Prompt::None && answer.is_ok() {
+            ctx.audit.record(
+                LogEvent::new(
+                    codes::SUCCESS_SILENT_AUTH,
+                    "Successful silent authentication",
+                    ctx.now,
+                )
+                .client(&client.client_id)
+                .user(&user.user_id)
+                .from(browser.info),
+            );
+        }
+        return answer;
     }
     if request.prompt == Prompt::None {
+        ctx.audit.record(
+            LogEvent::new(codes::FAILED_SILENT_AUTH, "Login required", ctx.now)
+                .client(&client.client_id)
+                .from(browser.info),
+        );
         let error = OAuthError::new(ErrorCode::LoginRequired, "Login required");
         return Err(AuthorizeError::Client(ClientRedirect::error(
             &request, &error,
@@ -384,26 +403,18 @@ pub fn verify_login(
     let ip = browser.info.ip.as_deref().unwrap_or_default();
     if let Err(blocked) = ctx.throttle.check(tenant, username, ip, ctx.now) {
         ctx.audit.record(
-            crate::audit::LogEvent::new(
-                crate::audit::codes::BLOCKED_ACCOUNT,
-                blocked.description.clone(),
-                ctx.now,
-            )
-            .client(&tx.request.client_id)
-            .from(browser.info),
+            LogEvent::new(codes::BLOCKED_ACCOUNT, blocked.description.clone(), ctx.now)
+                .client(&tx.request.client_id)
+                .from(browser.info),
         );
         return Err(retry(&blocked.description, 429));
     }
     let user = crate::grants::password::check_password(ctx, username, &form.password, ip)?;
     let Some(user) = user else {
         ctx.audit.record(
-            crate::audit::LogEvent::new(
-                crate::audit::codes::FAILED_LOGIN,
-                "Wrong email or password.",
-                ctx.now,
-            )
-            .client(&tx.request.client_id)
-            .from(browser.info),
+            LogEvent::new(codes::FAILED_LOGIN, "Wrong email or password.", ctx.now)
+                .client(&tx.request.client_id)
+                .from(browser.info),
         );
         return Err(retry("Wrong email or password.", 401));
     };
@@ -498,6 +509,24 @@ pub fn finish_login(
         }),
         page => Err(page),
     })?;
+    let refused = match &answer.step {
+        Step::Client(redirect) => redirect
+            .params
+            .iter()
+            .find(|(name, _)| name == "error_description")
+            .map(|(_, description)| description.clone()),
+        _ => None,
+    };
+    let event = match refused {
+        Some(description) => LogEvent::new(codes::FAILED_LOGIN, description, ctx.now),
+        None => LogEvent::new(codes::SUCCESS_LOGIN, "Success Login", ctx.now),
+    };
+    ctx.audit.record(
+        event
+            .client(&client.client_id)
+            .user(&user.user_id)
+            .from(browser.info),
+    );
     answer.session_cookie = Some(cookie);
     answer.wrote = true;
     Ok(answer)

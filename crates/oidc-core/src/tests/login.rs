@@ -797,3 +797,50 @@ fn oidc_logout_trusts_a_signed_hint_and_a_client_can_revoke_its_tokens_with_the_
             .is_ok()
     );
 }
+
+#[test]
+fn the_tenant_log_records_logins_silent_authentication_and_logout() {
+    let mut harness = Harness::default();
+    let mut browser = TestBrowser::new("a");
+    let cb = callback("web");
+    let kinds = |harness: &Harness| -> Vec<(String, Option<String>)> {
+        harness
+            .audit
+            .take()
+            .into_iter()
+            .map(|event| (event.kind, event.user_id))
+            .collect()
+    };
+    let silent = code_request("web", &cb, &[("prompt", "none")]);
+    let _ = harness.authorize(&mut browser, &silent);
+    assert_eq!(kinds(&harness), [("fsa".to_owned(), None)]);
+
+    let answer = harness
+        .authorize(&mut browser, &code_request("web", &cb, &[]))
+        .unwrap();
+    let Step::Login { transaction } = &answer.step else {
+        panic!("expected the login page");
+    };
+    let page = harness.login_page(&browser, transaction).unwrap();
+    let _ = harness.submit_login(
+        &mut browser,
+        transaction,
+        Some(&page.csrf),
+        ("alice@acme.test", "wrong"),
+    );
+    assert_eq!(kinds(&harness), [("f".to_owned(), None)]);
+    harness
+        .submit_login(
+            &mut browser,
+            transaction,
+            Some(&page.csrf),
+            ("alice@acme.test", crate::testkit::fixtures::PASSWORD),
+        )
+        .unwrap();
+    let alice = Some("auth0|alice".to_owned());
+    assert_eq!(kinds(&harness), [("s".to_owned(), alice.clone())]);
+    harness.authorize(&mut browser, &silent).unwrap();
+    assert_eq!(kinds(&harness), [("ssa".to_owned(), alice.clone())]);
+    harness.logout(&browser, &[], false).unwrap();
+    assert_eq!(kinds(&harness), [("slo".to_owned(), alice)]);
+}
