@@ -41,8 +41,8 @@ pub(super) fn grant(
     if record.client_id != client.client_id {
         return Err(invalid_code());
     }
-    if let Some(redeemed) = &record.redeemed {
-        return Err(reused(ctx, request, &record, redeemed));
+    if record.redeemed.is_some() {
+        return Err(reused(ctx, request, &id));
     }
     if ctx.now >= record.valid_until {
         return Err(invalid_code());
@@ -96,6 +96,7 @@ pub(super) fn grant(
         redeemed: Some(Redeemed {
             at: ctx.now,
             family_id: family_id.clone(),
+            replayed: false,
         }),
         ..record.clone()
     };
@@ -111,17 +112,7 @@ pub(super) fn grant(
         &redeemed,
     )? {
         // Another exchange of the same code got there first: this one is the reuse.
-        if let Some(Stored { body: winner, .. }) = records::read::<CodeRecord>(
-            ctx.store,
-            tenant,
-            FlowKind::AuthorizationCode,
-            &id,
-            ctx.now,
-        )? && let Some(redeemed) = &winner.redeemed
-        {
-            return Err(reused(ctx, request, &winner, redeemed));
-        }
-        return Err(invalid_code());
+        return Err(reused(ctx, request, &id));
     }
 
     let grant = Grant {
@@ -140,6 +131,19 @@ pub(super) fn grant(
     let applied = record.decided.applied();
     let issued =
         issue::deliver_with_family(ctx, &grant, &applied, family_id, &request.info, entropy)?;
+    // A replay that came while the family was being made marked the code: the family exists
+    // now, so revoke it here, and hand nothing out.
+    if let Some(Stored {
+        body: now_stored, ..
+    }) =
+        records::read::<CodeRecord>(ctx.store, tenant, FlowKind::AuthorizationCode, &id, ctx.now)?
+        && now_stored.redeemed.as_ref().is_some_and(|r| r.replayed)
+    {
+        if let Some(family_id) = now_stored.redeemed.and_then(|r| r.family_id) {
+            revoke_family::<OAuthError>(ctx.store, tenant, &family_id, REUSED, ctx.now)?;
+        }
+        return Err(invalid_code());
+    }
     // The code's redemption was written, whatever else the grant wrote.
     Ok(Issued {
         wrote: true,
@@ -147,32 +151,72 @@ pub(super) fn grant(
     })
 }
 
-/// A code presented again: the family its first exchange created is revoked, and the tenant's
-/// log says why.
-fn reused(
-    ctx: &TokenContext<'_>,
-    request: &TokenRequest,
-    record: &CodeRecord,
-    redeemed: &Redeemed,
-) -> OAuthError {
-    let reason = "authorization code reused";
-    let revoked = match &redeemed.family_id {
-        Some(family_id) => {
-            revoke_family::<OAuthError>(ctx.store, &ctx.tenant.id, family_id, reason, ctx.now)
+/// Why a family dies when its code comes back.
+const REUSED: &str = "authorization code reused";
+
+/// A code presented again: it is marked replayed, the family its first exchange created is
+/// revoked (if that exchange has not created it yet, it sees the mark and revokes it itself),
+/// and the tenant's log says why.
+fn reused(ctx: &TokenContext<'_>, request: &TokenRequest, id: &str) -> OAuthError {
+    match mark_replayed(ctx, id) {
+        Ok(Some(record)) => {
+            let event = LogEvent::new(
+                codes::REUSE_DETECTED,
+                "An authorization code was used twice; what its first exchange issued is revoked",
+                ctx.now,
+            )
+            .client(&record.client_id)
+            .user(&record.user_id)
+            .from(&request.info);
+            ctx.audit.record(event);
+            invalid_code()
         }
-        None => Ok(false),
-    };
-    if let Err(error) = revoked {
-        return error;
+        Ok(None) => invalid_code(),
+        Err(error) => error,
     }
-    let event = LogEvent::new(
-        codes::REUSE_DETECTED,
-        "An authorization code was used twice; what its first exchange issued is revoked",
-        ctx.now,
-    )
-    .client(&record.client_id)
-    .user(&record.user_id)
-    .from(&request.info);
-    ctx.audit.record(event);
-    invalid_code()
+}
+
+/// Sets `replayed` on a redeemed code (retrying against concurrent writers), then revokes its
+/// family. `Ok(None)`: the record is gone.
+fn mark_replayed(ctx: &TokenContext<'_>, id: &str) -> Result<Option<CodeRecord>, OAuthError> {
+    let tenant = &ctx.tenant.id;
+    loop {
+        let Some(Stored { version, body }) = records::read::<CodeRecord>(
+            ctx.store,
+            tenant,
+            FlowKind::AuthorizationCode,
+            id,
+            ctx.now,
+        )?
+        else {
+            return Ok(None);
+        };
+        let Some(redeemed) = &body.redeemed else {
+            return Ok(None);
+        };
+        let family_id = redeemed.family_id.clone();
+        if !redeemed.replayed {
+            let mut marked = body.clone();
+            if let Some(redeemed) = &mut marked.redeemed {
+                redeemed.replayed = true;
+            }
+            let expires_at = ctx
+                .now
+                .saturating_add(crate::login::code::CODE_RECORD_LIFETIME_MS);
+            if !records::replace(
+                ctx.store,
+                tenant,
+                FlowKind::AuthorizationCode,
+                id,
+                (version, expires_at),
+                &marked,
+            )? {
+                continue;
+            }
+        }
+        if let Some(family_id) = family_id {
+            revoke_family::<OAuthError>(ctx.store, tenant, &family_id, REUSED, ctx.now)?;
+        }
+        return Ok(Some(body));
+    }
 }

@@ -76,6 +76,11 @@ pub struct Redeemed {
     pub at: UnixMillis,
     /// The refresh-token family it created, revoked if the code comes back.
     pub family_id: Option<String>,
+    /// The code came back. Set by the replay, read by the first exchange once its family
+    /// exists: whichever of the two finishes last revokes the family, so a replay racing the
+    /// first exchange cannot leave its tokens alive.
+    #[serde(default)]
+    pub replayed: bool,
 }
 
 /// Issues a code for a completed login.

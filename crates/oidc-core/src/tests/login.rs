@@ -844,3 +844,65 @@ fn the_tenant_log_records_logins_silent_authentication_and_logout() {
     harness.logout(&browser, &[], false).unwrap();
     assert_eq!(kinds(&harness), [("slo".to_owned(), alice)]);
 }
+
+#[test]
+fn a_replay_racing_the_first_exchange_still_kills_its_tokens() {
+    use crate::store::FlowKind;
+    use crate::testkit::{FailingStore, MemoryStore};
+    let mut harness = Harness::with_store(FailingStore::new(MemoryStore::new()));
+    let mut browser = TestBrowser::new("a");
+    let cb = callback("web");
+    let answer = harness
+        .authorize(&mut browser, &code_request("web", &cb, &[]))
+        .unwrap();
+    let done = harness.login_as_alice(&mut browser, &answer).unwrap();
+    let code = param(to_client(&done), "code").unwrap().to_owned();
+    let id = crate::login::records::digest(&crate::Secret::new(code.clone()));
+    // The exchange writes the redemption, then the family. A replay lands between the two:
+    // it marks the code, and finds no family to revoke yet.
+    harness.store.interleave(1, move |inner: &MemoryStore| {
+        let stored = inner
+            .flow("acme", FlowKind::AuthorizationCode, &id)
+            .unwrap()
+            .unwrap();
+        let mut record: crate::login::code::CodeRecord =
+            serde_json::from_slice(&stored.body).unwrap();
+        record
+            .redeemed
+            .as_mut()
+            .expect("redeemed by the first exchange")
+            .replayed = true;
+        let replaced = crate::FlowRecord {
+            version: stored.version + 1,
+            body: serde_json::to_vec(&record).unwrap(),
+            ..stored.clone()
+        };
+        let write = crate::FlowWrite::Replace {
+            expected_version: stored.version,
+            record: &replaced,
+        };
+        assert!(
+            inner
+                .write_flow("acme", FlowKind::AuthorizationCode, &id, write)
+                .unwrap()
+        );
+    });
+    let first = harness.token(
+        "web",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ],
+    );
+    assert_eq!(first.unwrap_err().description, "Invalid authorization code");
+    let families = harness
+        .store
+        .refresh_families("acme", "auth0|alice", Some("web"))
+        .unwrap();
+    assert_eq!(families.len(), 1, "the first exchange made its family");
+    assert!(
+        families[0].revoked.is_some(),
+        "and revoked it on seeing the replay"
+    );
+}
