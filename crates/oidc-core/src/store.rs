@@ -81,6 +81,26 @@ pub fn checked_rule_set(
     Ok(())
 }
 
+/// Checks every identifier a change puts into keys: stores call it before the first write,
+/// so a change is refused whole.
+pub fn checked_change(tenant: &str, change: &Change<'_>) -> Result<(), StoreError> {
+    checked_id(tenant)?;
+    if let Some(write) = &change.family {
+        let family = write.family();
+        checked_id(&family.id)?;
+        checked_id(&family.user_id)?;
+        checked_id(&family.client_id)?;
+    }
+    if let Some((user_id, _)) = change.metadata {
+        checked_id(user_id)?;
+    }
+    if let Some(userinfo) = change.userinfo {
+        checked_id(userinfo.user_id)?;
+        checked_id(userinfo.client_id)?;
+    }
+    Ok(())
+}
+
 /// A write to a refresh-token family.
 #[derive(Debug, Clone, Copy)]
 pub enum FamilyWrite<'a> {

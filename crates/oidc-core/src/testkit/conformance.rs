@@ -11,11 +11,18 @@ use crate::store::{
 };
 use crate::testkit::fixtures::{self, T0};
 
-/// One test per check, over stores made by `$make`.
+/// One test per check, over stores made by `$make`. With `@deref`, `$make` makes a guard
+/// that dereferences to the store (and cleans up after it, such as a database schema).
 #[macro_export]
 macro_rules! store_conformance {
+    (@deref $make:expr) => {
+        $crate::store_conformance!(@list guarded $make);
+    };
     ($make:expr) => {
-        $crate::store_conformance!(@each $make;
+        $crate::store_conformance!(@list plain $make);
+    };
+    (@list $mode:ident $make:expr) => {
+        $crate::store_conformance!(@$mode $make;
             a_family_compare_and_swap_has_exactly_one_winner,
             a_revoked_family_is_never_written_back_to_live,
             a_refused_family_write_writes_nothing_else,
@@ -38,12 +45,21 @@ macro_rules! store_conformance {
             identifiers_that_could_split_a_key_are_refused
         );
     };
-    (@each $make:expr; $($check:ident),* $(,)?) => {
+    (@plain $make:expr; $($check:ident),* $(,)?) => {
         $(
             #[test]
             fn $check() {
                 let store = $make;
                 $crate::testkit::conformance::$check(&store);
+            }
+        )*
+    };
+    (@guarded $make:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                let guard = $make;
+                $crate::testkit::conformance::$check(&*guard);
             }
         )*
     };

@@ -410,20 +410,7 @@ impl Store for MemoryStore {
 
     fn apply(&self, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError> {
         // Every check before the first write: all of the change, or none of it.
-        checked_id(tenant)?;
-        if let Some(write) = &change.family {
-            let family = write.family();
-            checked_id(&family.id)?;
-            checked_id(&family.user_id)?;
-            checked_id(&family.client_id)?;
-        }
-        if let Some((user_id, _)) = change.metadata {
-            checked_id(user_id)?;
-        }
-        if let Some(userinfo) = change.userinfo {
-            checked_id(userinfo.user_id)?;
-            checked_id(userinfo.client_id)?;
-        }
+        crate::store::checked_change(tenant, change)?;
         let mut inner = self.lock();
         if let Some(write) = &change.family {
             let family = write.family();
