@@ -168,6 +168,25 @@ impl PostgresStore {
         PostgresStore::with_config(config, settings)
     }
 
+    /// Drops `schema` and everything in it: the end of a deployment made with
+    /// [`open_in_schema`](Self::open_in_schema) (tests make one each).
+    pub fn drop_schema(url: &str, schema: &str) -> Result<(), OpenError> {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            || schema.is_empty()
+        {
+            return Err(OpenError::Url(format!(
+                "schema {schema:?} is not a plain identifier"
+            )));
+        }
+        let mut client =
+            postgres::Client::connect(url, NoTls).map_err(|e| OpenError::Connect(e.to_string()))?;
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .map_err(|e| OpenError::Migration(e.to_string()))
+    }
+
     fn with_config(
         mut config: postgres::Config,
         settings: PoolSettings,

@@ -51,9 +51,7 @@ impl std::ops::Deref for Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&url(), postgres::NoTls) {
-            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-        }
+        let _ = PostgresStore::drop_schema(&url(), &self.schema);
     }
 }
 

@@ -3,6 +3,7 @@
 mod at_rest;
 mod durability;
 mod errors;
+mod nodes;
 mod password;
 mod refresh;
 mod rule_cache;

@@ -4,6 +4,9 @@
 
 mod manage;
 mod remote;
+mod store;
+
+pub use store::STORE_ENV;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,8 +16,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Args, Parser, Subcommand};
 use oidc_core::vault::{self, OperatorKey};
-use oidc_core::{Store, SystemEntropy, ThrottleSettings};
-use oidc_store::SledStore;
+use oidc_core::{SystemEntropy, ThrottleSettings};
 use rules_host::{HostConfig, RuleHost};
 
 use crate::seed::Seed;
@@ -133,6 +135,12 @@ enum Command {
     },
     /// Print a new operator key (32 random bytes, base64) for a key file.
     Keygen,
+    /// Apply the store's migrations and exit (`--store postgres://…`: before rolling out a
+    /// new version to the nodes).
+    Migrate {
+        #[arg(long, env = STORE_ENV)]
+        store: String,
+    },
     /// Re-encrypt every secret at rest under a new operator key. Run it with the server
     /// stopped; if it stops halfway, run it again with the same two keys.
     Rekey {
@@ -154,6 +162,10 @@ struct Serve {
     /// Directory of the embedded store (created if missing, private to its owner).
     #[arg(long, default_value = "claimsmith-data")]
     data: PathBuf,
+    /// The store: `sled:DIR`, or `postgres://USER@HOST/DATABASE` for several nodes on one
+    /// database (migrated at start). Default: the `--data` directory.
+    #[arg(long, env = STORE_ENV)]
+    store: Option<String>,
     /// A seed file of tenants, clients, APIs, users and rules, applied at start.
     #[arg(long)]
     seed: Option<PathBuf>,
@@ -268,6 +280,16 @@ pub async fn run() -> anyhow::Result<()> {
             key_file,
             new_key_file,
         }) => rekey(&data, &key_file, &new_key_file),
+        Some(Command::Migrate { store }) => {
+            let spec = store::StoreSpec::parse(Some(&store), Path::new(""))?;
+            // The database client blocks: off the reactor.
+            let shown = spec.to_string();
+            tokio::task::spawn_blocking(move || spec.open().map(drop))
+                .await
+                .context("migrating")??;
+            println!("{shown} is at the current schema");
+            Ok(())
+        }
         Some(Command::Serve(args)) => serve(args).await,
         Some(remote_command) => {
             if let Err(failure) = remote(remote_command).await {
@@ -327,21 +349,15 @@ async fn remote(command: Command) -> Result<(), remote::Failure> {
             data,
             connection,
         } => manage::api(connection.resolve()?, &method, &path, data).await,
-        Command::Keygen | Command::Rekey { .. } | Command::Serve(_) => Ok(()),
+        Command::Keygen | Command::Rekey { .. } | Command::Migrate { .. } | Command::Serve(_) => {
+            Ok(())
+        }
     }
-}
-
-fn open(data: &Path) -> anyhow::Result<Arc<SledStore>> {
-    // Every file the process creates is private to its owner: the store's included.
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    Ok(Arc::new(
-        SledStore::open(data).with_context(|| format!("opening {}", data.display()))?,
-    ))
 }
 
 fn rekey(data: &Path, old: &Path, new: &Path) -> anyhow::Result<()> {
     let (old, new) = (read_key(old)?, read_key(new)?);
-    let store = open(data)?;
+    let store = store::StoreSpec::Sled(data.to_owned()).open()?;
     let done = vault::rewrap(store.as_ref(), &old, &new, &mut SystemEntropy)
         .context("re-encrypting under the new operator key")?;
     store.flush()?;
@@ -378,19 +394,16 @@ fn logging() {
     }
 }
 
-/// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.
-async fn serve(args: Serve) -> anyhow::Result<()> {
+/// Everything before the socket: the operator key and credential, the store (checked
+/// against the key), the rule host, the seed, the tenants. Blocking.
+fn prepare(args: Serve) -> anyhow::Result<AppState> {
     let operator = args.key.resolve()?;
     let operator_token = operator_token(args.operator_token_file.as_deref())?;
-    let store = open(&args.data)?;
+    let spec = store::StoreSpec::parse(args.store.as_deref(), &args.data)?;
+    let store = spec.open()?;
     // Check the key against the store before the seed writes anything under it.
-    vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy).with_context(|| {
-        format!(
-            "opening {} with operator key {}",
-            args.data.display(),
-            operator.id_hex()
-        )
-    })?;
+    vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)
+        .with_context(|| format!("opening {spec} with operator key {}", operator.id_hex()))?;
     let host = Arc::new(
         RuleHost::new(HostConfig {
             compiled_budget_bytes: args.rule_cache_mib.saturating_mul(1024 * 1024),
@@ -417,10 +430,20 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
         operator_token,
         ..Settings::default()
     };
-    let state = AppState::new(store as Arc<dyn Store>, host, clock, operator, settings)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    Ok(AppState::new(store, host, clock, operator, settings)?)
+}
+
+/// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.
+async fn serve(args: Serve) -> anyhow::Result<()> {
+    let listen = args.listen;
+    // Opening the store, the seed and loading the tenants block (a database client blocks
+    // on its own runtime): they run on a blocking thread, never on the reactor.
+    let state = tokio::task::spawn_blocking(move || prepare(args))
         .await
-        .with_context(|| format!("binding {}", args.listen))?;
+        .context("starting")??;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // On stdout too, for scripts and tests that start the server on port 0.
     println!("listening on http://{}", listener.local_addr()?);
