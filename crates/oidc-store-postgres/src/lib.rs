@@ -113,6 +113,20 @@ fn is_unique_violation(error: &postgres::Error) -> bool {
     error.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
+/// A schema name becomes part of statements: plain identifiers only.
+fn checked_schema(schema: &str) -> Result<(), OpenError> {
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(OpenError::Url(format!(
+            "schema {schema:?} is not a plain identifier"
+        )));
+    }
+    Ok(())
+}
+
 fn as_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -142,15 +156,7 @@ impl PostgresStore {
         schema: &str,
         settings: PoolSettings,
     ) -> Result<PostgresStore, OpenError> {
-        if !schema
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            || schema.is_empty()
-        {
-            return Err(OpenError::Url(format!(
-                "schema {schema:?} is not a plain identifier"
-            )));
-        }
+        checked_schema(schema)?;
         let mut config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| OpenError::Url(e.to_string()))?;
@@ -171,15 +177,7 @@ impl PostgresStore {
     /// Drops `schema` and everything in it: the end of a deployment made with
     /// [`open_in_schema`](Self::open_in_schema) (tests make one each).
     pub fn drop_schema(url: &str, schema: &str) -> Result<(), OpenError> {
-        if !schema
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            || schema.is_empty()
-        {
-            return Err(OpenError::Url(format!(
-                "schema {schema:?} is not a plain identifier"
-            )));
-        }
+        checked_schema(schema)?;
         let mut client =
             postgres::Client::connect(url, NoTls).map_err(|e| OpenError::Connect(e.to_string()))?;
         client
