@@ -149,7 +149,7 @@ async fn create(
             )
             .map_err(MgmtError::managing("tenant"))?;
             worker
-                .reload_tenant(&created.tenant.id)
+                .changed_tenant(&created.tenant.id)
                 .map_err(MgmtError::internal)?;
             Ok::<_, MgmtError>(created)
         })
@@ -180,7 +180,7 @@ async fn delete(
     state
         .run_blocking(LANE_KEY, Lane::Normal, move || {
             tenants::delete(worker.store().as_ref(), &id).map_err(MgmtError::managing("tenant"))?;
-            worker.reload_tenant(&id).map_err(MgmtError::internal)
+            worker.changed_tenant(&id).map_err(MgmtError::internal)
         })
         .await??;
     state.commit().await?;

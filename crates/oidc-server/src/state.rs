@@ -49,6 +49,8 @@ pub struct Settings {
     pub tarpit: Duration,
     /// The operator API's credential, hashed; `None` turns the operator API off.
     pub operator_token: Option<oidc_core::SecretHash>,
+    /// How often a node looks for tenants changed through another node.
+    pub propagate_every: Duration,
 }
 
 impl Default for Settings {
@@ -59,6 +61,7 @@ impl Default for Settings {
             sweep_every: Duration::from_secs(60),
             tarpit: Duration::from_millis(500),
             operator_token: None,
+            propagate_every: Duration::from_secs(1),
         }
     }
 }
@@ -145,6 +148,7 @@ pub(crate) struct Inner {
     fair_slow: Fair,
     commit: GroupCommit,
     sweeper: Sweeper,
+    watcher: crate::propagation::Watcher,
     slow_lane: SlowLane,
     tarpit: Duration,
     limits: RuleLimits,
@@ -170,6 +174,8 @@ impl AppState {
     ) -> Result<AppState, StateError> {
         let secret = vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)?;
         let limits = RuleLimits::default();
+        // The epochs before the tenants: a change landing in between is reloaded once more.
+        let epochs = crate::propagation::read(store.as_ref())?;
         let tenants = load_tenants(store.as_ref(), &operator)?;
         let commit = GroupCommit::start(Arc::clone(&store));
         let inner = Arc::new_cyclic(|weak| Inner {
@@ -184,6 +190,11 @@ impl AppState {
             }),
             commit,
             sweeper: Sweeper::start(weak.clone(), settings.sweep_every),
+            watcher: crate::propagation::Watcher::start(
+                weak.clone(),
+                settings.propagate_every,
+                epochs,
+            ),
             // Half the cores: Argon2 streams 19 MiB per hash through the caches every other
             // thread relies on, and a low priority does not protect a cache.
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
@@ -204,6 +215,7 @@ impl AppState {
     /// again. Gives the state back if other clones are still alive (a request in flight).
     pub async fn close(self) -> Result<(), AppState> {
         self.0.sweeper.stop().await;
+        self.0.watcher.stop().await;
         let mut inner = Arc::try_unwrap(self.0).map_err(AppState)?;
         inner.commit.stop().await;
         if let Err(error) = inner.store.flush() {
@@ -342,6 +354,17 @@ impl AppState {
     /// Two changes racing each reload; the one that read the newer rule set wins, so an
     /// older reload never replaces a newer chain.
     pub(crate) fn reload_tenant(&self, id: &str) -> Result<(), StateError> {
+        self.load_tenant(id)
+    }
+
+    /// Reloads a tenant after a change made here, and tells the other nodes. Blocking.
+    pub(crate) fn changed_tenant(&self, id: &str) -> Result<(), StateError> {
+        self.load_tenant(id)?;
+        crate::propagation::bump(self.0.store.as_ref(), id)?;
+        Ok(())
+    }
+
+    fn load_tenant(&self, id: &str) -> Result<(), StateError> {
         let inner = &self.0;
         let loaded = match inner.store.tenant(id)? {
             Some(tenant) => Some(load(inner.store.as_ref(), &inner.operator, tenant)?),

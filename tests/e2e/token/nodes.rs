@@ -44,16 +44,24 @@ fn node(dir: &std::path::Path, store: &str) -> Process {
     .expect("the node starts")
 }
 
-#[tokio::test]
-async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
+/// Two nodes on a schema of the test's own. Fields drop in order: the nodes stop first, then
+/// the directory goes, then the schema.
+struct Nodes {
+    a: Process,
+    b: Process,
+    _dir: tempfile::TempDir,
+    _schema: Schema,
+}
+
+async fn two_nodes(name: &str) -> Nodes {
     let schema = Schema {
         url: postgres_url(),
-        name: format!("claimsmith_nodes_{}", std::process::id()),
+        name: format!("claimsmith_{name}_{}", std::process::id()),
     };
     // The database client blocks: it runs off the test's reactor.
-    let (url, name) = (schema.url.clone(), schema.name.clone());
+    let (url, schema_name) = (schema.url.clone(), schema.name.clone());
     tokio::task::spawn_blocking(move || {
-        PostgresStore::open_in_schema(&url, &name, PoolSettings::default())
+        PostgresStore::open_in_schema(&url, &schema_name, PoolSettings::default())
             .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {url}: {e}"));
     })
     .await
@@ -62,6 +70,17 @@ async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
     let dir = deployment_dir(SEED, "http://nodes.test");
     let a = node(dir.path(), &store);
     let b = node(dir.path(), &store);
+    Nodes {
+        a,
+        b,
+        _dir: dir,
+        _schema: schema,
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
+    let Nodes { a, b, .. } = &two_nodes("tokens").await;
     let http = claimsmith_tests::http();
     // `web` rotates with a 10 s overlap; `strict` (HTTP Basic) rotates without one.
     let token = |node: &Process, client: (&str, &str), params: Vec<(&'static str, String)>| {
@@ -103,7 +122,7 @@ async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
         ]
     };
     let web = (WEB[0].1, WEB[1].1);
-    let (status, first) = token(&a, web, login()).await;
+    let (status, first) = token(a, web, login()).await;
     assert_eq!(status, 200, "{first}");
 
     // Minted by A, accepted by B.
@@ -116,28 +135,95 @@ async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
     assert_eq!(userinfo.status().as_u16(), 200);
 
     // Rotated at B; retried at A inside the overlap window: the same successor.
-    let (status, second) = token(&b, web, refresh(&first)).await;
+    let (status, second) = token(b, web, refresh(&first)).await;
     assert_eq!(status, 200, "{second}");
-    let (status, retried) = token(&a, web, refresh(&first)).await;
+    let (status, retried) = token(a, web, refresh(&first)).await;
     assert_eq!(status, 200, "{retried}");
     assert_eq!(retried["refresh_token"], second["refresh_token"]);
 
     // Without an overlap, the old token at A is reuse, and kills the family on B too.
-    let (status, strict) = token(&a, STRICT, login()).await;
+    let (status, strict) = token(a, STRICT, login()).await;
     assert_eq!(status, 200, "{strict}");
-    let (status, next) = token(&b, STRICT, refresh(&strict)).await;
+    let (status, next) = token(b, STRICT, refresh(&strict)).await;
     assert_eq!(status, 200, "{next}");
-    let (status, reuse) = token(&a, STRICT, refresh(&strict)).await;
+    let (status, reuse) = token(a, STRICT, refresh(&strict)).await;
     assert_eq!(
         (status, reuse["error"].as_str()),
         (403, Some("invalid_grant")),
         "{reuse}"
     );
-    let (status, dead) = token(&b, STRICT, refresh(&next)).await;
+    let (status, dead) = token(b, STRICT, refresh(&next)).await;
     assert_eq!(
         (status, dead["error"].as_str()),
         (403, Some("invalid_grant")),
         "{dead}"
     );
-    drop((a, b));
+}
+
+#[tokio::test]
+async fn a_rule_configuration_changed_through_one_node_changes_the_tokens_of_the_other() {
+    let Nodes { a, b, .. } = &two_nodes("propagation").await;
+    let http = claimsmith_tests::http();
+    let management = http
+        .post(format!("{}/t/acme/oauth/token", a.addr))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "manager"),
+            ("client_secret", "manager-secret-0123456789-0123456789-ab"),
+            ("audience", "http://nodes.test/t/acme/api/v2/"),
+        ])
+        .send()
+        .await
+        .expect("A answers")
+        .json::<serde_json::Value>()
+        .await
+        .expect("JSON");
+    let bearer = management["access_token"]
+        .as_str()
+        .expect("a management token")
+        .to_owned();
+    let set = http
+        .put(format!(
+            "{}/t/acme/api/v2/rules-configs/CLAIMS_NAMESPACE",
+            a.addr
+        ))
+        .bearer_auth(&bearer)
+        .json(&serde_json::json!({ "value": "https://nodes.example/" }))
+        .send()
+        .await
+        .expect("A answers");
+    assert_eq!(set.status().as_u16(), 200);
+    let changed_at = std::time::Instant::now();
+
+    // B has not been told; it looks for changes once a second. Its tokens follow.
+    let mut login = vec![
+        ("grant_type", "password".to_owned()),
+        ("audience", API.to_owned()),
+        ("scope", OFFLINE.to_owned()),
+        ("client_id", WEB[0].1.to_owned()),
+        ("client_secret", WEB[1].1.to_owned()),
+    ];
+    login.extend(ALICE.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    loop {
+        let issued = http
+            .post(format!("{}/t/acme/oauth/token", b.addr))
+            .form(&login)
+            .send()
+            .await
+            .expect("B answers")
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON");
+        let id =
+            claimsmith_tests::server::claims(issued["id_token"].as_str().expect("an ID token"));
+        if id.get("https://nodes.example/roles").is_some() {
+            break;
+        }
+        assert!(
+            changed_at.elapsed() < std::time::Duration::from_secs(5),
+            "B still issues the old claims: {id}"
+        );
+    }
+    let took = changed_at.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
 }

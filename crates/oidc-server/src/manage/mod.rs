@@ -322,10 +322,15 @@ async fn call<T: Send + 'static>(
                 );
             }
             if effect == Effect::Runtime {
-                // Even a refused change may race a successful one: the reload is cheap.
-                state
-                    .reload_tenant(&tenant.tenant.id)
-                    .map_err(MgmtError::internal)?;
+                // Even a refused change may race a successful one: the reload is cheap. Only
+                // a change made here is announced to the other nodes (a refusal writes
+                // nothing).
+                if result.is_ok() {
+                    state.changed_tenant(&tenant.tenant.id)
+                } else {
+                    state.reload_tenant(&tenant.tenant.id)
+                }
+                .map_err(MgmtError::internal)?;
             }
             result
         })
