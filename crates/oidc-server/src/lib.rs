@@ -29,6 +29,7 @@ mod manage;
 mod metrics;
 mod operator;
 mod paths;
+mod periodic;
 mod propagation;
 mod request_id;
 mod routes;

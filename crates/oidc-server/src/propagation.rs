@@ -6,11 +6,12 @@
 //! timer finds its own bumps, and reloads once more, cheaply.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use oidc_core::{Store, StoreError};
 
+use crate::periodic::Periodic;
 use crate::state::{AppState, Inner};
 
 /// The record of every tenant's epoch (`{tenant: n}`, JSON), in the store's `meta`.
@@ -46,57 +47,22 @@ pub(crate) fn bump(store: &dyn Store, tenant: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Owns the watch task.
-#[derive(Debug)]
-pub(crate) struct Watcher {
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl Watcher {
-    /// Watches the epochs every `every`, from `seen` (the epochs when the tenants were loaded).
-    pub(crate) fn start(state: Weak<Inner>, every: Duration, seen: Epochs) -> Watcher {
-        let (stop, mut stopping) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut seen = seen;
-            let mut timer = tokio::time::interval(every);
-            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stopping.changed() => return,
-                }
-                let Some(inner) = state.upgrade() else { return };
-                let state = AppState::from_inner(inner);
-                let previous = seen.clone();
-                let worker = state.clone();
-                let polled =
-                    tokio::task::spawn_blocking(move || reload_changed(&worker, &previous)).await;
-                match polled {
-                    Ok(Ok(now)) => seen = now,
-                    Ok(Err(error)) => tracing::error!("watching tenant changes failed: {error}"),
-                    Err(error) => tracing::error!("watching tenant changes failed: {error}"),
-                }
+/// Watches the epochs every `every`, from `seen` (the epochs when the tenants were loaded).
+pub(crate) fn watch(state: Weak<Inner>, every: Duration, seen: Epochs) -> Periodic {
+    let seen = Arc::new(Mutex::new(seen));
+    Periodic::start(state, every, move |state, _| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let previous = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
+            let polled =
+                tokio::task::spawn_blocking(move || reload_changed(&state, &previous)).await;
+            match polled {
+                Ok(Ok(now)) => *seen.lock().unwrap_or_else(PoisonError::into_inner) = now,
+                Ok(Err(error)) => tracing::error!("watching tenant changes failed: {error}"),
+                Err(error) => tracing::error!("watching tenant changes failed: {error}"),
             }
-        });
-        Watcher {
-            task: Mutex::new(Some(task)),
-            stop,
         }
-    }
-
-    /// Stops the task and waits until it has let go of the state.
-    pub(crate) async fn stop(&self) {
-        let _ = self.stop.send(true);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-    }
+    })
 }
 
 /// Reloads the tenants whose epoch differs from `seen`; returns the epochs now. Blocking.

@@ -23,8 +23,8 @@ use crate::clock::Clock;
 use crate::durability::GroupCommit;
 use crate::fair::{Fair, FairPermit, FairSettings, Overloaded};
 use crate::paths::Paths;
+use crate::periodic::Periodic;
 use crate::slow_lane::SlowLane;
-use crate::sweeper::Sweeper;
 
 /// Why the server state could not be built or a tenant not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -147,8 +147,8 @@ pub(crate) struct Inner {
     fair: Fair,
     fair_slow: Fair,
     commit: GroupCommit,
-    sweeper: Sweeper,
-    watcher: crate::propagation::Watcher,
+    sweeper: Periodic,
+    watcher: Periodic,
     slow_lane: SlowLane,
     tarpit: Duration,
     limits: RuleLimits,
@@ -189,12 +189,8 @@ impl AppState {
                 ..settings.fair.clone()
             }),
             commit,
-            sweeper: Sweeper::start(weak.clone(), settings.sweep_every),
-            watcher: crate::propagation::Watcher::start(
-                weak.clone(),
-                settings.propagate_every,
-                epochs,
-            ),
+            sweeper: crate::sweeper::start(weak.clone(), settings.sweep_every),
+            watcher: crate::propagation::watch(weak.clone(), settings.propagate_every, epochs),
             // Half the cores: Argon2 streams 19 MiB per hash through the caches every other
             // thread relies on, and a low priority does not protect a cache.
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),

@@ -1,14 +1,15 @@
-//! The background sweep: every tenant's dead refresh-token families are deleted and sealed
-//! successors past their window dropped, expired flow records deleted, in bounded pages, at start and then on a timer. Each
-//! page runs on a worker of the fair scheduler under its own name, so the sweep takes one
-//! share of the machine and never starves a tenant.
+//! The background sweep: every tenant's dead refresh-token families are deleted, sealed
+//! successors past their window dropped and expired flow records deleted, in bounded pages,
+//! at start and then on a timer. Each page runs on a worker of the fair scheduler under its
+//! own name, so the sweep takes one share of the machine and never starves a tenant.
 
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 use oidc_core::StoreError;
 use oidc_core::refresh::lifecycle::{self, Swept};
 
+use crate::periodic::Periodic;
 use crate::state::{AppState, Inner};
 
 /// Families looked at per page (one blocking call).
@@ -17,66 +18,23 @@ const PAGE: usize = 1_000;
 /// The scheduler's name for the sweep's work; not a valid tenant id, so never a tenant's.
 const SWEEP: &str = "*sweep*";
 
-/// Owns the sweep task.
-#[derive(Debug)]
-pub(crate) struct Sweeper {
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    stop: tokio::sync::watch::Sender<bool>,
-}
-
-impl Sweeper {
-    /// Starts sweeping now and every `every`, for as long as the state lives.
-    pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Sweeper {
-        let (stop, mut stopping) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            // The first tick is now: the sweep at start is the same code path as the timer's.
-            let mut timer = tokio::time::interval(every);
-            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = timer.tick() => {}
-                    _ = stopping.changed() => return,
-                }
-                let Some(inner) = state.upgrade() else { return };
-                let state = AppState::from_inner(inner);
-                match sweep_until(&state, Some(&stopping)).await {
-                    Ok(swept) if swept.deleted + swept.unsealed + swept.flows_deleted > 0 => {
-                        tracing::info!(
-                            deleted = swept.deleted,
-                            unsealed = swept.unsealed,
-                            flows_deleted = swept.flows_deleted,
-                            scanned = swept.scanned,
-                            "swept refresh-token families"
-                        )
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::error!("sweeping refresh-token families failed: {error}")
-                    }
-                }
-                drop(state);
+/// Sweeps now and every `every`, for as long as the state lives.
+pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Periodic {
+    Periodic::start(state, every, |state, stopping| async move {
+        match sweep_until(&state, Some(&stopping)).await {
+            Ok(swept) if swept.deleted + swept.unsealed + swept.flows_deleted > 0 => {
+                tracing::info!(
+                    deleted = swept.deleted,
+                    unsealed = swept.unsealed,
+                    flows_deleted = swept.flows_deleted,
+                    scanned = swept.scanned,
+                    "swept refresh-token families"
+                )
             }
-        });
-        Sweeper {
-            task: Mutex::new(Some(task)),
-            stop,
+            Ok(_) => {}
+            Err(error) => tracing::error!("sweeping refresh-token families failed: {error}"),
         }
-    }
-
-    /// Stops the task and waits until it has let go of the state and the store: a page in
-    /// progress finishes (it is bounded), so no blocking call still holds the store once this
-    /// returns, and the data directory can be opened again.
-    pub(crate) async fn stop(&self) {
-        let _ = self.stop.send(true);
-        let task = self
-            .task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-    }
+    })
 }
 
 /// One pass over every tenant.
