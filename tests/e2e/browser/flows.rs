@@ -57,6 +57,7 @@ async fn a_rule_redirect_goes_to_the_application_and_continues() {
     let error = chrome.wait_for("p.error").await;
     assert!(error.text().await.expect("text").contains("already used"));
     chrome.screenshot("error").await;
+    chrome.close().await;
 }
 
 #[tokio::test]
@@ -114,6 +115,7 @@ async fn a_device_is_activated_in_the_browser() {
         .await;
     assert_eq!(tokens.status, 200, "{}", tokens.body);
     assert!(tokens.body.get("refresh_token").is_some());
+    chrome.close().await;
 }
 
 #[tokio::test]
@@ -138,4 +140,5 @@ async fn a_single_page_app_on_another_origin_rotates_its_refresh_token() {
         "reuse is detected: {result}"
     );
     assert_eq!(result["state"], "spa-state");
+    chrome.close().await;
 }

@@ -77,6 +77,12 @@ impl Chrome {
         Chrome { client, driver }
     }
 
+    /// Ends the session, which quits the browser, then the driver. (Killing only the driver
+    /// would leave the browser running; `Drop` does that much if a test fails first.)
+    pub(crate) async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+
     pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.expect("navigation");
     }

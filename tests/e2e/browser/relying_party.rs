@@ -141,4 +141,5 @@ async fn a_certified_client_logs_in_through_chromium_and_verifies_everything() {
             .iter()
             .any(|(n, v)| n == "state" && v == silent_csrf.secret())
     );
+    chrome.close().await;
 }
