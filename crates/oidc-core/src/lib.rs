@@ -19,6 +19,7 @@
 
 pub mod audit;
 pub mod claims;
+pub mod copy;
 mod error;
 pub mod grants;
 pub mod ids;
@@ -51,7 +52,8 @@ pub use revoke::revoke;
 pub use rules::{RequestInfo, RuleRunError, RuleRunner};
 pub use secret::{Entropy, Secret, SecretHash, SystemEntropy};
 pub use store::{
-    Change, FamilyWrite, FlowKind, FlowRecord, FlowWrite, Store, StoreError, UserinfoWrite,
+    Change, FamilyWrite, FlowKind, FlowRecord, FlowWrite, MetaListener, PoolUse, Store, StoreError,
+    UserinfoWrite,
 };
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use userinfo::userinfo;

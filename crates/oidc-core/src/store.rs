@@ -421,4 +421,35 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Makes every write so far durable. The domain never calls it; the server does, before
     /// it answers, so nothing returned to a client can be lost.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Announcements of meta records changed by *other* processes sharing this store, where
+    /// the engine has them (PostgreSQL's `LISTEN`/`NOTIFY`). `None`: the engine has none (an
+    /// embedded store has one process), so a node that cares reads the records on a timer.
+    fn listen_meta(&self) -> Result<Option<Box<dyn MetaListener>>, StoreError> {
+        Ok(None)
+    }
+
+    /// The engine's connection pool, where it has one: for the operator's metrics.
+    fn pool(&self) -> Option<PoolUse> {
+        None
+    }
+}
+
+/// What a store's connection pool holds right now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open, busy or idle.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
+/// A feed of meta-record changes, on a connection of its own. Announcements are hints, not
+/// a log: one can be lost (a dropped connection), so a listener also reads on a timer.
+pub trait MetaListener: Send {
+    /// Blocks until a meta record may have changed (`Ok(true)`) or `timeout` passes
+    /// (`Ok(false)`). An error means the feed broke: open another.
+    fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, StoreError>;
 }

@@ -39,6 +39,7 @@ mod slow_lane;
 mod state;
 mod sweeper;
 mod tenancy;
+mod timed_store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use fair::FairSettings;

@@ -1,12 +1,13 @@
-//! A background task on a timer that stops cleanly: the sweep and the change watcher. Each
+//! A background task on a timer (and, for the change watcher, on a nudge) that stops
+//! cleanly: the sweep and the change watcher. Each
 //! round gets the state if it still lives (the task never keeps it alive) and a receiver that
 //! turns true when the server stops, so long rounds can stop between steps.
 
 use std::future::Future;
-use std::sync::{Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::state::{AppState, Inner};
 
@@ -19,7 +20,22 @@ pub(crate) struct Periodic {
 
 impl Periodic {
     /// Runs `round` now and then every `every`, for as long as the state lives.
-    pub(crate) fn start<F, Fut>(state: Weak<Inner>, every: Duration, mut round: F) -> Periodic
+    pub(crate) fn start<F, Fut>(state: Weak<Inner>, every: Duration, round: F) -> Periodic
+    where
+        F: FnMut(AppState, watch::Receiver<bool>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
+    {
+        Periodic::start_nudged(state, every, Arc::new(Notify::new()), round)
+    }
+
+    /// As [`start`](Self::start), and also as soon as `nudge` is notified (a notification
+    /// during a round is kept, so the round after it sees what prompted it).
+    pub(crate) fn start_nudged<F, Fut>(
+        state: Weak<Inner>,
+        every: Duration,
+        nudge: Arc<Notify>,
+        mut round: F,
+    ) -> Periodic
     where
         F: FnMut(AppState, watch::Receiver<bool>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send,
@@ -32,6 +48,7 @@ impl Periodic {
             loop {
                 tokio::select! {
                     _ = timer.tick() => {}
+                    _ = nudge.notified() => {}
                     _ = stopping.changed() => return,
                 }
                 let Some(inner) = state.upgrade() else { return };

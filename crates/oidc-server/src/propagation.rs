@@ -1,15 +1,19 @@
 //! Changes reach every node. Each node holds its tenants in memory (records, parsed keys,
 //! rule sets); a change through one node's management or operator API reloads that node at
 //! once and bumps the tenant's *epoch* in the store. Every node reads the epochs (one small
-//! record) on a timer, once a second by default, and reloads the tenants whose epoch moved:
-//! nodes on one database converge within the period, whatever the engine. On one node the
-//! timer finds its own bumps, and reloads once more, cheaply.
+//! record) and reloads the tenants whose epoch moved: at once when the store announces a
+//! change (PostgreSQL's `NOTIFY`, heard on a connection of the node's own), and on a timer,
+//! once a second by default, for an announcement lost with a connection, and for engines
+//! that announce nothing. On one node the watcher finds its own bumps and reloads once more,
+//! cheaply.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use oidc_core::{Store, StoreError};
+use tokio::sync::Notify;
 
 use crate::periodic::Periodic;
 use crate::state::{AppState, Inner};
@@ -47,15 +51,25 @@ pub(crate) fn bump(store: &dyn Store, tenant: &str) -> Result<(), StoreError> {
     }
 }
 
-/// Watches the epochs every `every`, from `seen` (the epochs when the tenants were loaded).
+/// Watches the epochs every `every` and on every announcement, from `seen` (the epochs when
+/// the tenants were loaded).
 pub(crate) fn watch(state: Weak<Inner>, every: Duration, seen: Epochs) -> Periodic {
     let seen = Arc::new(Mutex::new(seen));
-    Periodic::start(state, every, move |state, _| {
+    let nudge = Arc::new(Notify::new());
+    let listening = Arc::new(AtomicBool::new(false));
+    let round_nudge = Arc::clone(&nudge);
+    Periodic::start_nudged(state, every, nudge, move |state, _| {
         let seen = Arc::clone(&seen);
+        let nudge = Arc::downgrade(&round_nudge);
+        let listening = Arc::clone(&listening);
         async move {
             let previous = seen.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            let polled =
-                tokio::task::spawn_blocking(move || reload_changed(&state, &previous)).await;
+            let polled = tokio::task::spawn_blocking(move || {
+                // Listening starts before the read, so a change between the two is not missed.
+                listen(&state, nudge, &listening, every);
+                reload_changed(&state, &previous)
+            })
+            .await;
             match polled {
                 Ok(Ok(now)) => *seen.lock().unwrap_or_else(PoisonError::into_inner) = now,
                 Ok(Err(error)) => tracing::error!("watching tenant changes failed: {error}"),
@@ -63,6 +77,50 @@ pub(crate) fn watch(state: Weak<Inner>, every: Duration, seen: Epochs) -> Period
             }
         }
     })
+}
+
+/// Starts the listener thread unless it runs: it nudges the watcher at every announcement,
+/// ends with the watcher (its nudge gone) or when its connection breaks, and then nudges
+/// once more: that round listens again and reads what was missed (a database that stays
+/// down costs one failed connection per timer round, never a loop). Blocking (it connects).
+fn listen(state: &AppState, nudge: Weak<Notify>, listening: &Arc<AtomicBool>, every: Duration) {
+    if listening.load(Ordering::Acquire) {
+        return;
+    }
+    let mut listener = match state.store().listen_meta() {
+        Ok(Some(listener)) => listener,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!("cannot listen for changes, reading them on the timer: {error}");
+            return;
+        }
+    };
+    listening.store(true, Ordering::Release);
+    let running = Arc::clone(listening);
+    let spawned = std::thread::Builder::new()
+        .name("claimsmith-changes".into())
+        .spawn(move || {
+            loop {
+                let woke = listener.wait(every);
+                let Some(nudge) = nudge.upgrade() else { break };
+                match woke {
+                    Ok(true) => nudge.notify_one(),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!("stopped listening for changes, reconnecting: {error}");
+                        // One round now: it listens again, then reads what was missed.
+                        running.store(false, Ordering::Release);
+                        nudge.notify_one();
+                        return;
+                    }
+                }
+            }
+            running.store(false, Ordering::Release);
+        });
+    if let Err(error) = spawned {
+        tracing::warn!("cannot start the change listener: {error}");
+        listening.store(false, Ordering::Release);
+    }
 }
 
 /// Reloads the tenants whose epoch differs from `seen`; returns the epochs now. Blocking.

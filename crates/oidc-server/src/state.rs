@@ -172,6 +172,11 @@ impl AppState {
         operator: OperatorKey,
         settings: Settings,
     ) -> Result<AppState, StateError> {
+        let metrics = crate::metrics::Metrics::default();
+        let store: Arc<dyn Store> = Arc::new(crate::timed_store::TimedStore::new(
+            store,
+            metrics.store_latency(),
+        ));
         let secret = vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)?;
         let limits = RuleLimits::default();
         // The epochs before the tenants: a change landing in between is reloaded once more.
@@ -196,7 +201,7 @@ impl AppState {
             slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
             tarpit: settings.tarpit,
             operator_token: settings.operator_token,
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             limits,
             tenants: RwLock::new(tenants),
             store,

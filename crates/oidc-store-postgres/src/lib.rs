@@ -22,10 +22,12 @@
 )]
 
 mod issuance;
+mod listen;
 mod port;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod tls;
 
 use std::time::Duration;
 
@@ -33,17 +35,17 @@ use oidc_core::audit::LogEvent;
 use oidc_core::refresh::RefreshFamily;
 use oidc_core::store::{checked_id, checked_rule_set};
 use oidc_core::{
-    Api, Change, Client, FlowKind, FlowRecord, FlowWrite, RuleSet, Store, StoreError, StoredKey,
-    Tenant, User,
+    Api, Change, Client, FlowKind, FlowRecord, FlowWrite, MetaListener, PoolUse, RuleSet, Store,
+    StoreError, StoredKey, Tenant, User,
 };
-use postgres::NoTls;
 use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use schema::SCHEMA_VERSION;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Connection = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// The store could not open.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,11 @@ impl Default for PoolSettings {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// How to open a connection outside the pool (the change listener's).
+    target: tls::Target,
+    /// The channel meta changes are announced on: one per schema, so deployments sharing a
+    /// database do not wake each other.
+    channel: String,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -106,6 +113,21 @@ fn decode<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(what, e))
+}
+
+/// An error with its causes (`error performing TLS handshake: invalid peer certificate: …`):
+/// the driver's own message leaves out the reason an operator needs.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether a failed statement broke a uniqueness rule: a concurrent writer won.
@@ -143,10 +165,7 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://…`), applies the migrations this build knows, and
     /// refuses a database whose schema is newer.
     pub fn open(url: &str, settings: PoolSettings) -> Result<PostgresStore, OpenError> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| OpenError::Url(e.to_string()))?;
-        PostgresStore::with_config(config, settings)
+        PostgresStore::with_target(tls::target(url)?, settings)
     }
 
     /// As [`open`](Self::open), with every table in `schema` (created if absent): one
@@ -157,55 +176,71 @@ impl PostgresStore {
         settings: PoolSettings,
     ) -> Result<PostgresStore, OpenError> {
         checked_schema(schema)?;
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| OpenError::Url(e.to_string()))?;
+        let mut target = tls::target(url)?;
         {
-            let mut client = config
+            let mut client = target
+                .config
                 .clone()
                 .connect_timeout(settings.connect_timeout)
-                .connect(NoTls)
-                .map_err(|e| OpenError::Connect(e.to_string()))?;
+                .connect(target.tls.clone())
+                .map_err(|e| OpenError::Connect(with_causes(&e)))?;
             client
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                 .map_err(|e| OpenError::Migration(e.to_string()))?;
         }
-        config.options(&format!("-c search_path={schema}"));
-        PostgresStore::with_config(config, settings)
+        target.config.options(&format!("-c search_path={schema}"));
+        PostgresStore::with_target(target, settings)
     }
 
     /// Drops `schema` and everything in it: the end of a deployment made with
     /// [`open_in_schema`](Self::open_in_schema) (tests make one each).
     pub fn drop_schema(url: &str, schema: &str) -> Result<(), OpenError> {
         checked_schema(schema)?;
-        let mut client =
-            postgres::Client::connect(url, NoTls).map_err(|e| OpenError::Connect(e.to_string()))?;
+        let target = tls::target(url)?;
+        let mut client = target
+            .config
+            .connect(target.tls)
+            .map_err(|e| OpenError::Connect(with_causes(&e)))?;
         client
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .map_err(|e| OpenError::Migration(e.to_string()))
     }
 
-    fn with_config(
-        mut config: postgres::Config,
+    fn with_target(
+        mut target: tls::Target,
         settings: PoolSettings,
     ) -> Result<PostgresStore, OpenError> {
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(settings.connect_timeout);
+        if target.config.get_connect_timeout().is_none() {
+            target.config.connect_timeout(settings.connect_timeout);
         }
-        let manager = PostgresConnectionManager::new(config, NoTls);
+        if target.config.get_application_name().is_none() {
+            target.config.application_name("claimsmith");
+        }
+        let manager = PostgresConnectionManager::new(target.config.clone(), target.tls.clone());
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_connections)
             .min_idle(Some(1))
             .connection_timeout(settings.connect_timeout)
             .build(manager)
-            .map_err(|e| OpenError::Connect(e.to_string()))?;
-        let store = PostgresStore { pool };
-        let mut connection = store
-            .pool
+            .map_err(|e| OpenError::Connect(with_causes(&e)))?;
+        let mut connection = pool
             .get()
-            .map_err(|e| OpenError::Connect(e.to_string()))?;
+            .map_err(|e| OpenError::Connect(with_causes(&e)))?;
         schema::migrate(&mut *connection)?;
-        Ok(store)
+        // The schema the tables are in, however it was chosen (a `search_path` in the URL's
+        // options, `open_in_schema`, the default): deployments in other schemas of the same
+        // database announce on other channels.
+        let schema: Option<String> = connection
+            .query_one("SELECT current_schema()", &[])
+            .map_err(|e| OpenError::Migration(e.to_string()))?
+            .get(0);
+        let schema = schema.unwrap_or_else(|| "public".into());
+        drop(connection);
+        Ok(PostgresStore {
+            pool,
+            target,
+            channel: listen::channel_for(&schema),
+        })
     }
 
     fn connection(&self) -> Result<Connection, StoreError> {
@@ -251,6 +286,20 @@ impl PostgresStore {
         self.connection()?
             .execute(sql, params)
             .map_err(failed(what))
+    }
+
+    /// How many rows a statement returned.
+    fn rows(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<usize, StoreError> {
+        Ok(self
+            .connection()?
+            .query(sql, params)
+            .map_err(failed(what))?
+            .len())
     }
 
     /// Creates or replaces a record of a table keyed `(tenant, <id column>)`.

@@ -577,23 +577,42 @@ impl Store for PostgresStore {
         expected: Option<&[u8]>,
         value: &[u8],
     ) -> Result<bool, StoreError> {
-        let swapped = match expected {
-            None => self.execute(
+        // The change and its announcement are one statement: it is announced if it commits.
+        let rows = match expected {
+            None => self.rows(
                 "meta",
-                "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&name, &value],
+                "WITH changed AS (INSERT INTO meta (name, value) VALUES ($1, $2) \
+                 ON CONFLICT DO NOTHING RETURNING name) \
+                 SELECT pg_notify($3, name) FROM changed",
+                &[&name, &value, &self.channel],
             )?,
-            Some(expected) => self.execute(
+            Some(expected) => self.rows(
                 "meta",
-                "UPDATE meta SET value = $3 WHERE name = $1 AND value = $2",
-                &[&name, &expected, &value],
+                "WITH changed AS (UPDATE meta SET value = $2 WHERE name = $1 AND value = $4 \
+                 RETURNING name) \
+                 SELECT pg_notify($3, name) FROM changed",
+                &[&name, &value, &self.channel, &expected],
             )?,
         };
-        Ok(swapped == 1)
+        Ok(rows == 1)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
         // Every write above committed a transaction, durable with synchronous_commit on.
         Ok(())
+    }
+
+    fn listen_meta(&self) -> Result<Option<Box<dyn MetaListener>>, StoreError> {
+        let listener = crate::listen::Listener::open(&self.target, &self.channel)?;
+        Ok(Some(Box::new(listener)))
+    }
+
+    fn pool(&self) -> Option<PoolUse> {
+        let state = self.pool.state();
+        Some(PoolUse {
+            open: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        })
     }
 }

@@ -22,6 +22,17 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn new() -> Scratch {
+        Scratch::at(&url())
+    }
+
+    /// A scratch schema reached through `url` (another host name, TLS settings).
+    pub(crate) fn at(url: &str) -> Scratch {
+        Scratch::try_at(url).unwrap_or_else(|e| {
+            panic!("these tests need PostgreSQL at {url} (set CLAIMSMITH_TEST_POSTGRES): {e}")
+        })
+    }
+
+    pub(crate) fn try_at(url: &str) -> Result<Scratch, crate::OpenError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let schema = format!(
             "claimsmith_test_{}_{}",
@@ -32,13 +43,21 @@ impl Scratch {
             max_connections: 4,
             connect_timeout: std::time::Duration::from_secs(5),
         };
-        let store = PostgresStore::open_in_schema(&url(), &schema, settings).unwrap_or_else(|e| {
-            panic!(
-                "these tests need PostgreSQL at {} (set CLAIMSMITH_TEST_POSTGRES): {e}",
-                url()
+        let store = PostgresStore::open_in_schema(url, &schema, settings)?;
+        Ok(Scratch { store, schema })
+    }
+
+    /// Whether this store's connections are encrypted, as the server sees them.
+    fn encrypted(&self) -> bool {
+        self.store
+            .connection()
+            .unwrap()
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
             )
-        });
-        Scratch { store, schema }
+            .unwrap()
+            .get(0)
     }
 }
 
@@ -128,4 +147,93 @@ fn an_unreachable_server_is_a_clear_error_not_a_hang() {
     assert!(error.to_string().starts_with("cannot reach PostgreSQL"));
     let bad = PostgresStore::open("not a url", settings).unwrap_err();
     assert!(matches!(bad, crate::OpenError::Url(_)), "{bad}");
+}
+
+#[test]
+fn a_meta_change_through_one_node_wakes_the_listener_of_another() {
+    use oidc_core::Store as _;
+    use std::time::Duration;
+    let scratch = Scratch::new();
+    let other_node =
+        PostgresStore::open_in_schema(&url(), &scratch.schema, PoolSettings::default()).unwrap();
+    let mut listener = other_node
+        .listen_meta()
+        .unwrap()
+        .expect("PostgreSQL announces");
+    // A deployment in another schema of the same database is not this one's business.
+    let neighbour = Scratch::new();
+    assert!(neighbour.meta_swap("tenant_epochs", None, b"{}").unwrap());
+
+    assert!(
+        scratch
+            .meta_swap("tenant_epochs", None, b"{\"acme\":1}")
+            .unwrap()
+    );
+    // Bounded by a timeout, never a hang: the announcement arrives long before it.
+    assert!(listener.wait(Duration::from_secs(30)).unwrap());
+    assert_eq!(
+        other_node.meta("tenant_epochs").unwrap().as_deref(),
+        Some(&b"{\"acme\":1}"[..])
+    );
+    // A refused swap changes nothing and announces nothing; the next change is announced.
+    assert!(
+        !scratch
+            .meta_swap("tenant_epochs", Some(b"stale"), b"x")
+            .unwrap()
+    );
+    assert!(
+        scratch
+            .meta_swap("tenant_epochs", Some(b"{\"acme\":1}"), b"{\"acme\":2}")
+            .unwrap()
+    );
+    assert!(listener.wait(Duration::from_secs(30)).unwrap());
+    assert_eq!(
+        other_node.meta("tenant_epochs").unwrap().as_deref(),
+        Some(&b"{\"acme\":2}"[..])
+    );
+}
+
+/// The server's certificate, as the server names it (Debian's self-signed `snakeoil` one for
+/// `localhost`), and the test URL aimed at that name.
+fn server_certificate() -> (String, String) {
+    let mut client = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    let ssl: String = client.query_one("SHOW ssl", &[]).unwrap().get(0);
+    assert_eq!(
+        ssl, "on",
+        "these tests need a server with ssl = on (Debian's default)"
+    );
+    let file: String = client.query_one("SHOW ssl_cert_file", &[]).unwrap().get(0);
+    (file, url().replace("@127.0.0.1", "@localhost"))
+}
+
+#[test]
+fn sslmode_means_what_it_means_to_libpq() {
+    let (certificate, url) = server_certificate();
+    let with = |query: &str| format!("{url}?{query}");
+    // The default, `prefer`: encrypted when the server offers it, the certificate unchecked.
+    assert!(Scratch::at(&url).encrypted());
+    assert!(Scratch::at(&with("sslmode=require")).encrypted());
+    assert!(!Scratch::at(&with("sslmode=disable")).encrypted());
+    // Verified: the chain ends at the named root and the certificate names the host.
+    let verified = with(&format!("sslmode=verify-full&sslrootcert={certificate}"));
+    assert!(Scratch::at(&verified).encrypted());
+    // Another root (a public CA's) does not vouch for it: refused, with the reason.
+    let other_root = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/isrg-root-x1.pem");
+    let refused = Scratch::try_at(&with(&format!(
+        "sslmode=verify-ca&sslrootcert={other_root}"
+    )))
+    .unwrap_err();
+    assert!(matches!(refused, crate::OpenError::Connect(_)), "{refused}");
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    // A host the certificate does not name is refused even with the right root.
+    let wrong_host = verified.replace("@localhost", "@127.0.0.1");
+    let refused = Scratch::try_at(&wrong_host).unwrap_err();
+    assert!(refused.to_string().contains("certificate"), "{refused}");
+    // Unknown modes and unreadable roots are errors in the URL, before any connection.
+    let unknown = Scratch::try_at(&with("sslmode=allow")).unwrap_err();
+    assert!(matches!(unknown, crate::OpenError::Url(_)), "{unknown}");
+    let missing = Scratch::try_at(&with("sslmode=verify-full&sslrootcert=/nonexistent.pem"));
+    assert!(
+        matches!(missing.unwrap_err(), crate::OpenError::Url(m) if m.contains("/nonexistent.pem"))
+    );
 }

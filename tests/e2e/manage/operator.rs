@@ -303,4 +303,16 @@ async fn metrics_count_requests_grants_reuse_and_rules_for_the_operator_only() {
         ) >= 3.0
     );
     assert!(text.contains("claimsmith_rule_cache_modules "), "{text}");
+    // Store calls are timed by operation: the family written by the login, replaced by the
+    // exchange and revoked by the reuse, and the commits the responses waited for.
+    let store = |operation: &str| {
+        count(&format!(
+            r#"claimsmith_store_operation_duration_seconds_count{{operation="{operation}"}}"#
+        ))
+    };
+    assert!(store("apply") >= 3.0, "{text}");
+    assert!(store("flush") >= 1.0, "{text}");
+    assert!(store("refresh_family") >= 2.0, "{text}");
+    // The embedded store has no connection pool.
+    assert_eq!(count("claimsmith_store_pool_max_connections"), 0.0);
 }

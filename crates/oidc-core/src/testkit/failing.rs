@@ -297,4 +297,12 @@ impl<S: Store> Store for FailingStore<S> {
     fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush()
     }
+
+    fn listen_meta(&self) -> Result<Option<Box<dyn crate::MetaListener>>, StoreError> {
+        self.inner.listen_meta()
+    }
+
+    fn pool(&self) -> Option<crate::PoolUse> {
+        self.inner.pool()
+    }
 }

@@ -2,6 +2,7 @@
 //! milliseconds. The e2e tests keep the wiring (HTTP, sled, wasm) honest.
 
 mod conformance;
+mod copy;
 mod device;
 mod grants;
 mod login;
