@@ -13,8 +13,8 @@ const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | fuzz
               then run demo/walkthrough.sh in another terminal
   rules-demo  run each example rule on a login and a refresh event, without a server
   test        the whole test suite: the workspace and the example rules' own unit tests
-  bench       rule-call, token-endpoint, tenant-fairness, storage and many-tenants
-              benchmarks (release build)
+  bench       rule-call, token-endpoint, tenant-fairness, storage, many-tenants and
+              fleet (server processes on sled and PostgreSQL) benchmarks (release build)
   fuzz        each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz and libFuzzer
               (`cargo install cargo-fuzz` once; runs on the stable toolchain)";
 
@@ -108,6 +108,14 @@ fn main() -> ExitCode {
                 "claimsmith-tests",
                 "--bench",
                 "many_tenants",
+            ],
+            &[
+                "bench",
+                "--locked",
+                "-p",
+                "claimsmith-tests",
+                "--bench",
+                "fleet",
             ],
         ],
         Some("fuzz") => return fuzz(&workspace_root()),

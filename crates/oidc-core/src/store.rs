@@ -422,6 +422,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// it answers, so nothing returned to a client can be lost.
     fn flush(&self) -> Result<(), StoreError>;
 
+    /// Whether every write is durable once it returns (a database that commits each one), so
+    /// [`flush`](Self::flush) has nothing to do and nobody need wait for it.
+    fn durable_on_write(&self) -> bool {
+        false
+    }
+
     /// Announcements of meta records changed by *other* processes sharing this store, where
     /// the engine has them (PostgreSQL's `LISTEN`/`NOTIFY`). `None`: the engine has none (an
     /// embedded store has one process), so a node that cares reads the records on a timer.
@@ -444,6 +450,8 @@ pub struct PoolUse {
     pub idle: u32,
     /// The most it opens.
     pub max: u32,
+    /// Round trips to the database since the pool opened.
+    pub round_trips: u64,
 }
 
 /// A feed of meta-record changes, on a connection of its own. Announcements are hints, not

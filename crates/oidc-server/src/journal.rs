@@ -147,7 +147,7 @@ fn next_sequence() -> u64 {
         .fetch_add(1, Ordering::Relaxed)
 }
 
-/// Gives `events` ids and stores them.
+/// Gives `events` ids and queues them for the log writer.
 pub(crate) fn append(state: &AppState, tenant: &str, mut events: Vec<LogEvent>) {
     if events.is_empty() {
         return;
@@ -155,11 +155,5 @@ pub(crate) fn append(state: &AppState, tenant: &str, mut events: Vec<LogEvent>) 
     for event in &mut events {
         event.id = LogEvent::make_id(event.date, next_sequence());
     }
-    if let Err(error) = state.store().append_logs(tenant, &events) {
-        tracing::warn!(
-            tenant,
-            "cannot store {} log event(s): {error}",
-            events.len()
-        );
-    }
+    state.log_writer().append(tenant, events);
 }

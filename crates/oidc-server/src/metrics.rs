@@ -79,6 +79,9 @@ pub(crate) struct Metrics {
     pool_open: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    logs_dropped: Gauge,
+    /// Raised to the store's own count at each scrape (under the lock: one scrape at a time).
+    round_trips: std::sync::Mutex<Counter>,
 }
 
 /// Latency buckets from 0.5 ms to about 16 s.
@@ -172,11 +175,25 @@ impl Default for Metrics {
                 "store_pool_idle_connections",
                 "Database connections open and idle",
             ),
+            logs_dropped: gauge(
+                &mut registry,
+                "log_events_dropped",
+                "Tenant log events dropped since start because the store could not keep up",
+            ),
             pool_max: gauge(
                 &mut registry,
                 "store_pool_max_connections",
                 "The most database connections the pool opens",
             ),
+            round_trips: {
+                let counter = Counter::default();
+                registry.register(
+                    "store_round_trips",
+                    "Round trips to the database since start (none on the embedded store)",
+                    counter.clone(),
+                );
+                std::sync::Mutex::new(counter)
+            },
             store_latency,
             registry,
             requests,
@@ -274,6 +291,14 @@ pub(crate) async fn expose(State(state): State<AppState>, _: Operator) -> Respon
     set(&metrics.pool_open, pool.open.into());
     set(&metrics.pool_idle, pool.idle.into());
     set(&metrics.pool_max, pool.max.into());
+    set(&metrics.logs_dropped, state.log_writer().dropped());
+    {
+        let counter = metrics
+            .round_trips
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counter.inc_by(pool.round_trips.saturating_sub(counter.get()));
+    }
     let mut text = String::new();
     if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &metrics.registry) {
         tracing::error!("metrics encoding failed: {error}");

@@ -154,6 +154,9 @@ pub(crate) struct Inner {
     limits: RuleLimits,
     operator_token: Option<oidc_core::SecretHash>,
     metrics: crate::metrics::Metrics,
+    /// The store as `store` serves it, for dropping its cache when a tenant changes.
+    served: Arc<crate::served_store::ServedStore>,
+    logs: crate::log_writer::LogWriter,
     tenants: RwLock<Tenants>,
 }
 
@@ -173,16 +176,18 @@ impl AppState {
         settings: Settings,
     ) -> Result<AppState, StateError> {
         let metrics = crate::metrics::Metrics::default();
-        let store: Arc<dyn Store> = Arc::new(crate::timed_store::TimedStore::new(
+        let served = Arc::new(crate::served_store::ServedStore::new(
             store,
             metrics.store_latency(),
         ));
+        let store: Arc<dyn Store> = Arc::clone(&served) as Arc<dyn Store>;
         let secret = vault::deployment_secret(store.as_ref(), &operator, &mut SystemEntropy)?;
         let limits = RuleLimits::default();
         // The epochs before the tenants: a change landing in between is reloaded once more.
         let epochs = crate::propagation::read(store.as_ref())?;
         let tenants = load_tenants(store.as_ref(), &operator)?;
         let commit = GroupCommit::start(Arc::clone(&store));
+        let logs = crate::log_writer::LogWriter::start(Arc::clone(&store));
         let inner = Arc::new_cyclic(|weak| Inner {
             refresh_keys: RefreshKeys::derive(&secret),
             throttle: LoginThrottle::new(settings.throttle),
@@ -202,6 +207,8 @@ impl AppState {
             tarpit: settings.tarpit,
             operator_token: settings.operator_token,
             metrics,
+            served,
+            logs,
             limits,
             tenants: RwLock::new(tenants),
             store,
@@ -218,6 +225,9 @@ impl AppState {
         self.0.sweeper.stop().await;
         self.0.watcher.stop().await;
         let mut inner = Arc::try_unwrap(self.0).map_err(AppState)?;
+        // The last log events, before the last flush (the writer lets go of the store).
+        let logs = inner.logs;
+        let _ = tokio::task::spawn_blocking(move || logs.stop()).await;
         inner.commit.stop().await;
         if let Err(error) = inner.store.flush() {
             tracing::error!("final flush failed: {error}");
@@ -227,6 +237,16 @@ impl AppState {
 
     pub(crate) fn from_inner(inner: Arc<Inner>) -> AppState {
         AppState(inner)
+    }
+
+    pub(crate) fn log_writer(&self) -> &crate::log_writer::LogWriter {
+        &self.0.logs
+    }
+
+    /// Waits until the log events of every request answered so far are stored: a read of
+    /// the tenant log sees them. Blocking.
+    pub fn settle_logs(&self) {
+        self.0.logs.settle();
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -367,6 +387,8 @@ impl AppState {
 
     fn load_tenant(&self, id: &str) -> Result<(), StateError> {
         let inner = &self.0;
+        // Whatever changed (here or on another node), the cached clients and APIs go too.
+        inner.served.forget(id);
         let loaded = match inner.store.tenant(id)? {
             Some(tenant) => Some(load(inner.store.as_ref(), &inner.operator, tenant)?),
             None => None,
@@ -401,6 +423,7 @@ impl AppState {
     /// Loads every tenant from the store, replacing what was loaded. Blocking.
     pub fn reload_tenants(&self) -> Result<(), StateError> {
         let inner = &self.0;
+        inner.served.forget_all();
         let loaded = load_tenants(inner.store.as_ref(), &inner.operator)?;
         *inner
             .tenants

@@ -1,6 +1,12 @@
-//! What an issuance writes, in one transaction: the family (created, or replaced after a
-//! version check under a row lock, so two nodes exchanging one token get one winner), the
-//! `/userinfo` claims, and the user's metadata. A refused family write rolls it all back.
+//! What an issuance writes, atomically: the family (created, or replaced only if its version
+//! is still the one read, so two nodes exchanging one token get one winner), the `/userinfo`
+//! claims, and the user's metadata. A refused family write writes nothing.
+//!
+//! The common case, a rotation without metadata, is one statement (one round trip): the
+//! conditional `UPDATE` and the claims in a data-modifying `WITH`, the claims written only if
+//! the update matched. A concurrent rotation of the same family waits for the row lock and
+//! then finds the version moved (PostgreSQL re-checks the condition on the newest row), so it
+//! matches nothing. Everything else is a transaction.
 
 use oidc_core::store::checked_change;
 use oidc_core::{Change, FamilyWrite, StoreError, User};
@@ -14,6 +20,9 @@ pub(crate) fn apply(
 ) -> Result<bool, StoreError> {
     // Every check before the first statement.
     checked_change(tenant, change)?;
+    if let (Some(FamilyWrite::Replace { .. }), None) = (&change.family, change.metadata) {
+        return rotate(store, tenant, change);
+    }
     let mut connection = store.connection()?;
     let mut tx = connection.transaction().map_err(failed("issuance"))?;
     if let Some(write) = &change.family {
@@ -22,8 +31,9 @@ pub(crate) fn apply(
         match write {
             FamilyWrite::Create(_) => {
                 let created = tx.execute(
-                    "INSERT INTO families (tenant, id, user_id, client_id, version, record) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    "INSERT INTO families \
+                     (tenant, id, user_id, client_id, version, record, revoked) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
                     &[
                         &tenant,
                         &family.id,
@@ -31,6 +41,7 @@ pub(crate) fn apply(
                         &family.client_id,
                         &as_i64(family.version),
                         &record,
+                        &family.revoked.is_some(),
                     ],
                 );
                 match created {
@@ -52,8 +63,15 @@ pub(crate) fn apply(
                     return Ok(false);
                 }
                 tx.execute(
-                    "UPDATE families SET version = $3, record = $4 WHERE tenant = $1 AND id = $2",
-                    &[&tenant, &family.id, &as_i64(family.version), &record],
+                    "UPDATE families SET version = $3, record = $4, revoked = $5 \
+                     WHERE tenant = $1 AND id = $2",
+                    &[
+                        &tenant,
+                        &family.id,
+                        &as_i64(family.version),
+                        &record,
+                        &family.revoked.is_some(),
+                    ],
                 )
                 .map_err(failed("families"))?;
             }
@@ -93,4 +111,66 @@ pub(crate) fn apply(
     }
     tx.commit().map_err(failed("issuance"))?;
     Ok(true)
+}
+
+/// The contract of `FamilyWrite::applies_to` as a condition: the version read, and never
+/// revoked back to live.
+macro_rules! update_family {
+    () => {
+        "UPDATE families SET version = $3, record = $4, revoked = $5 \
+         WHERE tenant = $1 AND id = $2 AND version = $6 AND (NOT revoked OR $5) RETURNING 1"
+    };
+}
+
+const ROTATE: &str = concat!(
+    "WITH updated AS (",
+    update_family!(),
+    ") SELECT count(*) FROM updated"
+);
+
+/// The claims are written only if the family was (`FROM updated`).
+const ROTATE_WITH_CLAIMS: &str = concat!(
+    "WITH updated AS (",
+    update_family!(),
+    "), claims AS (INSERT INTO userinfo (tenant, user_id, client_id, claims) \
+     SELECT $1::text, $7::text, $8::text, $9::bytea FROM updated \
+     ON CONFLICT (tenant, user_id, client_id) DO UPDATE SET claims = EXCLUDED.claims \
+     WHERE userinfo.claims <> EXCLUDED.claims) \
+     SELECT count(*) FROM updated"
+);
+
+/// A family replaced (and its `/userinfo` claims written) in one statement.
+fn rotate(store: &PostgresStore, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError> {
+    let Some(FamilyWrite::Replace {
+        expected_version,
+        family,
+    }) = change.family
+    else {
+        return Ok(false);
+    };
+    let record = encode(family)?;
+    let (version, expected) = (as_i64(family.version), as_i64(expected_version));
+    let revoked = family.revoked.is_some();
+    let row = match change.userinfo {
+        None => store.connection()?.query_one(
+            ROTATE,
+            &[&tenant, &family.id, &version, &record, &revoked, &expected],
+        ),
+        Some(userinfo) => store.connection()?.query_one(
+            ROTATE_WITH_CLAIMS,
+            &[
+                &tenant,
+                &family.id,
+                &version,
+                &record,
+                &revoked,
+                &expected,
+                &userinfo.user_id,
+                &userinfo.client_id,
+                &encode(userinfo.claims)?,
+            ],
+        ),
+    }
+    .map_err(failed("issuance"))?;
+    Ok(row.get::<_, i64>(0) == 1)
 }

@@ -25,10 +25,13 @@ mod issuance;
 mod listen;
 mod port;
 mod schema;
+mod session;
 #[cfg(test)]
 mod tests;
 mod tls;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use oidc_core::audit::LogEvent;
@@ -39,13 +42,11 @@ use oidc_core::{
     StoreError, StoredKey, Tenant, User,
 };
 use postgres::types::ToSql;
-use r2d2_postgres::PostgresConnectionManager;
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use schema::SCHEMA_VERSION;
 
-type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
-type Connection = r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>;
+type Pool = r2d2::Pool<session::Manager>;
+type Connection = r2d2::PooledConnection<session::Manager>;
 
 /// The store could not open.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,8 @@ pub struct PostgresStore {
     /// The channel meta changes are announced on: one per schema, so deployments sharing a
     /// database do not wake each other.
     channel: String,
+    /// Round trips to the database since the pool opened, for the metrics.
+    round_trips: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -216,21 +219,29 @@ impl PostgresStore {
         if target.config.get_application_name().is_none() {
             target.config.application_name("claimsmith");
         }
-        let manager = PostgresConnectionManager::new(target.config.clone(), target.tls.clone());
+        let round_trips = Arc::new(AtomicU64::new(0));
+        let manager = session::Manager {
+            target: target.clone(),
+            round_trips: Arc::clone(&round_trips),
+        };
         let pool = r2d2::Pool::builder()
             .max_size(settings.max_connections)
             .min_idle(Some(1))
             .connection_timeout(settings.connect_timeout)
+            // No ping per checkout: it would be one more round trip per store call (a closed
+            // connection fails its one call instead, and the pool drops it).
+            .test_on_check_out(false)
             .build(manager)
             .map_err(|e| OpenError::Connect(with_causes(&e)))?;
         let mut connection = pool
             .get()
             .map_err(|e| OpenError::Connect(with_causes(&e)))?;
-        schema::migrate(&mut *connection)?;
+        schema::migrate(connection.client())?;
         // The schema the tables are in, however it was chosen (a `search_path` in the URL's
         // options, `open_in_schema`, the default): deployments in other schemas of the same
         // database announce on other channels.
         let schema: Option<String> = connection
+            .client()
             .query_one("SELECT current_schema()", &[])
             .map_err(|e| OpenError::Migration(e.to_string()))?
             .get(0);
@@ -240,6 +251,7 @@ impl PostgresStore {
             pool,
             target,
             channel: listen::channel_for(&schema),
+            round_trips,
         })
     }
 

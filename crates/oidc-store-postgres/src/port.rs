@@ -417,17 +417,22 @@ impl Store for PostgresStore {
 
     fn append_logs(&self, tenant: &str, events: &[LogEvent]) -> Result<(), StoreError> {
         checked_id(tenant)?;
-        let mut connection = self.connection()?;
-        let mut tx = connection.transaction().map_err(failed("logs"))?;
+        let mut ids = Vec::with_capacity(events.len());
+        let mut records = Vec::with_capacity(events.len());
         for event in events {
-            tx.execute(
-                "INSERT INTO logs (tenant, id, record) VALUES ($1, $2, $3) \
-                 ON CONFLICT (tenant, id) DO UPDATE SET record = EXCLUDED.record",
-                &[&tenant, &checked_id(&event.id)?, &encode(event)?],
-            )
-            .map_err(failed("logs"))?;
+            ids.push(checked_id(&event.id)?);
+            records.push(encode(event)?);
         }
-        tx.commit().map_err(failed("logs"))
+        // Every event in one statement: one round trip, one commit.
+        self.execute(
+            "logs",
+            "INSERT INTO logs (tenant, id, record) \
+             SELECT $1, event.id, event.record FROM unnest($2::text[], $3::bytea[]) \
+             AS event (id, record) \
+             ON CONFLICT (tenant, id) DO UPDATE SET record = EXCLUDED.record",
+            &[&tenant, &ids, &records],
+        )
+        .map(drop)
     }
 
     fn logs(
@@ -602,6 +607,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn durable_on_write(&self) -> bool {
+        true
+    }
+
     fn listen_meta(&self) -> Result<Option<Box<dyn MetaListener>>, StoreError> {
         let listener = crate::listen::Listener::open(&self.target, &self.channel)?;
         Ok(Some(Box::new(listener)))
@@ -613,6 +622,7 @@ impl Store for PostgresStore {
             open: state.connections,
             idle: state.idle_connections,
             max: self.pool.max_size(),
+            round_trips: self.round_trips.load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

@@ -7,10 +7,10 @@ use postgres::GenericClient;
 use crate::OpenError;
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Migration `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: [&str; 1] = [include_str!("schema.sql")];
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_2.sql")];
 
 /// Any constant: every node takes the same advisory lock while it migrates.
 const MIGRATION_LOCK: i64 = 0x636c_6169_6d73_6d31;

@@ -52,6 +52,7 @@ impl Scratch {
         self.store
             .connection()
             .unwrap()
+            .client()
             .query_one(
                 "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
                 &[],
@@ -236,4 +237,88 @@ fn sslmode_means_what_it_means_to_libpq() {
     assert!(
         matches!(missing.unwrap_err(), crate::OpenError::Url(m) if m.contains("/nonexistent.pem"))
     );
+}
+
+#[test]
+fn an_exchange_costs_a_bounded_number_of_round_trips_once_its_statements_are_prepared() {
+    use oidc_core::testkit::fixtures::{self, T0};
+    use oidc_core::{Change, FamilyWrite, Store as _};
+    let scratch = Scratch::new();
+    // One connection, so every call meets the statements the earlier ones prepared.
+    let one = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let store = PostgresStore::open_in_schema(&url(), &scratch.schema, one).unwrap();
+    let trips = || store.pool().expect("a pool").round_trips;
+    let mut family = fixtures::family("rtf_trips", "u", "app", T0);
+    assert!(
+        store
+            .apply("acme", &Change::family(FamilyWrite::Create(&family)))
+            .unwrap()
+    );
+    let mut rotate = || {
+        let expected_version = family.version;
+        family.version += 1;
+        family.generation += 1;
+        let write = FamilyWrite::Replace {
+            expected_version,
+            family: &family,
+        };
+        let before = trips();
+        assert!(store.apply("acme", &Change::family(write)).unwrap());
+        let read = trips();
+        assert!(store.refresh_family("acme", "rtf_trips").unwrap().is_some());
+        (read - before, trips() - read)
+    };
+    // The first rotation prepares its statement; every later one only executes it: a
+    // rotation is one conditional statement, a read one round trip.
+    let (first, _) = rotate();
+    assert_eq!(rotate(), (1, 1));
+    assert_eq!(rotate(), (1, 1));
+    assert_eq!(first, 2);
+}
+
+#[test]
+fn version_two_learns_which_families_are_revoked_from_their_records() {
+    use oidc_core::testkit::fixtures::{self, T0};
+    use oidc_core::{Change, FamilyWrite, Store as _};
+    let scratch = Scratch::new();
+    let live = fixtures::family("rtf_live", "u", "app", T0);
+    let mut revoked = fixtures::family("rtf_revoked", "u", "app", T0);
+    revoked.revoked = live.revoke("test", T0).revoked;
+    for family in [&live, &revoked] {
+        assert!(
+            scratch
+                .apply("acme", &Change::family(FamilyWrite::Create(family)))
+                .unwrap()
+        );
+    }
+    // Back to a version-1 database (no `revoked` column), then opened by this build.
+    let mut client = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {0}.families DROP COLUMN revoked; \
+             UPDATE {0}.claimsmith_schema SET version = 1",
+            scratch.schema
+        ))
+        .unwrap();
+    let store =
+        PostgresStore::open_in_schema(&url(), &scratch.schema, PoolSettings::default()).unwrap();
+    // The revoked family stays revoked: a live write over it is refused; the live one rotates.
+    let mut back_to_live = revoked.clone();
+    back_to_live.revoked = None;
+    back_to_live.version = 1;
+    let write = FamilyWrite::Replace {
+        expected_version: 0,
+        family: &back_to_live,
+    };
+    assert!(!store.apply("acme", &Change::family(write)).unwrap());
+    let mut next = live.clone();
+    next.version = 1;
+    let write = FamilyWrite::Replace {
+        expected_version: 0,
+        family: &next,
+    };
+    assert!(store.apply("acme", &Change::family(write)).unwrap());
 }

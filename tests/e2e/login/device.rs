@@ -92,6 +92,7 @@ async fn a_tv_signs_in_through_the_activation_page() {
     // The tenant log has the exchange, and none of the polls that waited for the user.
     let logged: Vec<String> = {
         use oidc_core::Store as _;
+        server.state.settle_logs();
         let events = server
             .store
             .logs("acme", None, 1000, false)

@@ -310,3 +310,85 @@ async fn key_rotation_keeps_old_tokens_verifiable_until_the_old_key_is_revoked()
         .await;
     assert!(!jwks.body.to_string().contains(&old_kid));
 }
+
+#[tokio::test]
+async fn a_client_created_updated_or_deleted_changes_cors_and_the_token_endpoint_at_once() {
+    let server = TestServer::start().await;
+    let api = Api::new(&server, &MANAGER).await;
+    let token_url = server.url("acme", "oauth/token");
+    let preflight = |origin: &'static str| {
+        server.send(
+            server
+                .http
+                .request(Method::OPTIONS, &token_url)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST"),
+        )
+    };
+    assert_eq!(preflight("https://new-spa.test").await.status, 403);
+    let created = api
+        .json(
+            Method::POST,
+            "clients",
+            json!({
+                "name": "New SPA",
+                "app_type": "spa",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "callbacks": ["https://new-spa.test/callback"],
+                "web_origins": ["https://new-spa.test"],
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // The next request sees the new client's origin.
+    assert_eq!(preflight("https://new-spa.test").await.status, 204);
+    let id = created.field("client_id");
+    let updated = api
+        .json(
+            Method::PATCH,
+            &format!("clients/{id}"),
+            json!({"web_origins": ["https://moved-spa.test"]}),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(preflight("https://new-spa.test").await.status, 403);
+    assert_eq!(preflight("https://moved-spa.test").await.status, 204);
+
+    // A confidential client used once (so cached), then rotated: only the new secret works.
+    let made = api
+        .json(
+            Method::POST,
+            "clients",
+            json!({"name": "Batch", "app_type": "non_interactive", "grant_types": ["client_credentials"]}),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let (batch, old) = (made.field("client_id"), made.field("client_secret"));
+    let audience = format!("{}/t/acme/api/v2/", server.issuer_base);
+    let grant = |secret: String| {
+        let (batch, audience) = (batch.clone(), audience.clone());
+        let server = &server;
+        async move {
+            let params = [
+                ("grant_type", "client_credentials"),
+                ("client_id", batch.as_str()),
+                ("client_secret", secret.as_str()),
+                ("audience", audience.as_str()),
+            ];
+            server.token("acme", &params).await.status
+        }
+    };
+    assert_eq!(grant(old.clone()).await, 403);
+    let rotated = api
+        .send(
+            server
+                .http
+                .post(api.url(&format!("clients/{batch}/rotate-secret"))),
+        )
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    assert_eq!(grant(old).await, 401);
+    assert_eq!(grant(rotated.field("client_secret")).await, 403);
+    assert_eq!(api.delete(&format!("clients/{batch}")).await.status, 204);
+    assert_eq!(grant(rotated.field("client_secret")).await, 401);
+}

@@ -305,4 +305,8 @@ impl<S: Store> Store for FailingStore<S> {
     fn pool(&self) -> Option<crate::PoolUse> {
         self.inner.pool()
     }
+
+    fn durable_on_write(&self) -> bool {
+        self.inner.durable_on_write()
+    }
 }

@@ -142,7 +142,7 @@ pub(crate) async fn create(
     body: Result<Json<ApiBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), MgmtError> {
     let fields = fields(body, target.tenant.tenant.signing_alg)?;
-    let out = super::write(&state, target, "create:resource_servers", move |call| {
+    let out = super::write_runtime(&state, target, "create:resource_servers", move |call| {
         apis::create(call.store(), &call.tenant.tenant, fields)
             .map(|api| view(&api, call.tenant.tenant.signing_alg))
             .map_err(MgmtError::managing("resource_server"))
@@ -168,7 +168,7 @@ pub(crate) async fn update(
     body: Result<Json<ApiBody>, JsonRejection>,
 ) -> Result<Json<Value>, MgmtError> {
     let fields = fields(body, target.tenant.tenant.signing_alg)?;
-    super::write(&state, target, "update:resource_servers", move |call| {
+    super::write_runtime(&state, target, "update:resource_servers", move |call| {
         apis::update(call.store(), &call.tenant.tenant, &id, fields)
             .map(|api| view(&api, call.tenant.tenant.signing_alg))
             .map_err(MgmtError::managing("resource_server"))
@@ -191,7 +191,7 @@ pub(crate) async fn delete(
     target: Target,
     Path(Id { id }): Path<Id>,
 ) -> Result<StatusCode, MgmtError> {
-    super::write(&state, target, "delete:resource_servers", move |call| {
+    super::write_runtime(&state, target, "delete:resource_servers", move |call| {
         apis::delete(call.store(), &call.tenant.tenant, &id)
             .map_err(MgmtError::managing("resource_server"))
     })

@@ -153,7 +153,7 @@ pub(crate) async fn create(
     body: Result<Json<ClientBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), MgmtError> {
     let fields = ClientBody::fields(body)?;
-    let out = super::write(&state, target, "create:clients", move |call| {
+    let out = super::write_runtime(&state, target, "create:clients", move |call| {
         let (client, secret) = clients::create(call.store(), call.id(), fields, &mut SystemEntropy)
             .map_err(MgmtError::managing("client"))?;
         Ok(view(&client, secret.as_ref()))
@@ -179,7 +179,7 @@ pub(crate) async fn update(
     body: Result<Json<ClientBody>, JsonRejection>,
 ) -> Result<Json<Value>, MgmtError> {
     let fields = ClientBody::fields(body)?;
-    super::write(&state, target, "update:clients", move |call| {
+    super::write_runtime(&state, target, "update:clients", move |call| {
         clients::update(call.store(), call.id(), &id, fields)
             .map(|client| view(&client, None))
             .map_err(MgmtError::managing("client"))
@@ -202,7 +202,7 @@ pub(crate) async fn rotate_secret(
     target: Target,
     Path(Id { id }): Path<Id>,
 ) -> Result<Json<Value>, MgmtError> {
-    super::write(&state, target, "update:client_keys", move |call| {
+    super::write_runtime(&state, target, "update:client_keys", move |call| {
         let (client, secret) =
             clients::rotate_secret(call.store(), call.id(), &id, &mut SystemEntropy)
                 .map_err(MgmtError::managing("client"))?;
@@ -226,7 +226,7 @@ pub(crate) async fn delete(
     target: Target,
     Path(Id { id }): Path<Id>,
 ) -> Result<StatusCode, MgmtError> {
-    super::write(&state, target, "delete:clients", move |call| {
+    super::write_runtime(&state, target, "delete:clients", move |call| {
         clients::delete(call.store(), call.id(), &id).map_err(MgmtError::managing("client"))
     })
     .await?;

@@ -130,6 +130,8 @@ pub(crate) async fn list(
         ));
     }
     super::read(&state, target, "read:logs", move |call| {
+        // What this node's requests logged so far is in the store before it is read.
+        call.state.settle_logs();
         let store = call.store();
         if let Some(from) = checkpoint {
             // Oldest first after the checkpoint, up to `take` matching events.
@@ -185,6 +187,7 @@ pub(crate) async fn get(
     Path(Id { id }): Path<Id>,
 ) -> Result<Json<Value>, MgmtError> {
     super::read(&state, target, "read:logs", move |call| {
+        call.state.settle_logs();
         let event = oidc_core::ids::validate(&id)
             .ok()
             .map(|()| call.store().log(call.id(), &id))

@@ -268,8 +268,10 @@ pub(crate) async fn write_on<T: Send + 'static>(
     Ok(result)
 }
 
-/// A change to what the tenant's runtime holds (its rules and their configuration): the
-/// runtime is reloaded before the answer, so the next request runs the new chain.
+/// A change to what each node holds of the tenant (its rules and their configuration, its
+/// keys, its clients and APIs, cached for every token request, and the clients' web origins
+/// CORS allows): this node reloads the tenant before the answer, so the next request sees
+/// the change, and the other nodes are told.
 pub(crate) async fn write_runtime<T: Send + 'static>(
     state: &AppState,
     target: Target,

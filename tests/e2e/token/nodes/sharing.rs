@@ -52,8 +52,8 @@ async fn two_nodes_on_one_database_share_tokens_rotation_and_reuse_detection() {
     assert!(sample(&text, applies) >= 3.0, "{text}");
 }
 
-/// Sets the tenant's `CLAIMS_NAMESPACE` through `node`'s management API.
-async fn set_namespace(http: &reqwest::Client, node: &str, namespace: &str) {
+/// A management API token from `node`.
+async fn management_token(http: &reqwest::Client, node: &str) -> String {
     let management = http
         .post(format!("{node}/t/acme/oauth/token"))
         .form(&[
@@ -68,14 +68,20 @@ async fn set_namespace(http: &reqwest::Client, node: &str, namespace: &str) {
         .json::<Value>()
         .await
         .expect("JSON");
-    let bearer = management["access_token"]
+    management["access_token"]
         .as_str()
-        .expect("a management token");
+        .expect("a management token")
+        .to_owned()
+}
+
+/// Sets the tenant's `CLAIMS_NAMESPACE` through `node`'s management API.
+async fn set_namespace(http: &reqwest::Client, node: &str, namespace: &str) {
+    let bearer = management_token(http, node).await;
     let set = http
         .put(format!(
             "{node}/t/acme/api/v2/rules-configs/CLAIMS_NAMESPACE"
         ))
-        .bearer_auth(bearer)
+        .bearer_auth(&bearer)
         .json(&serde_json::json!({ "value": namespace }))
         .send()
         .await
@@ -142,4 +148,110 @@ async fn a_node_whose_listening_connection_is_cut_catches_up_at_once() {
     set_namespace(&http, a, "https://after-cut.example/").await;
     let took = until_namespaced(&http, b, "https://after-cut.example/").await;
     assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+/// A client-credentials grant for `client` at `node`: the status.
+async fn client_credentials(http: &reqwest::Client, node: &str, client: (&str, &str)) -> u16 {
+    let params = [
+        ("grant_type", "client_credentials".to_owned()),
+        ("audience", "http://nodes.test/t/acme/api/v2/".to_owned()),
+    ];
+    token(http, node, client, &params).await.0
+}
+
+#[tokio::test]
+async fn a_client_secret_rotated_through_one_node_is_the_only_one_the_other_accepts() {
+    let fleet = start("secrets", 2, &["--watch-every-secs", "60"]).await;
+    let (a, b) = (&fleet.nodes[0].addr, &fleet.nodes[1].addr);
+    let http = claimsmith_tests::http();
+    let old = ("rule-reader", "reader-secret-0123456789-0123456789-abc");
+    // B has the client in its cache now.
+    assert_eq!(client_credentials(&http, b, old).await, 200);
+
+    let bearer = management_token(&http, a).await;
+    let rotated: Value = http
+        .post(format!(
+            "{a}/t/acme/api/v2/clients/rule-reader/rotate-secret"
+        ))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("A answers")
+        .json()
+        .await
+        .expect("JSON");
+    let secret = rotated["client_secret"].as_str().expect("the new secret");
+    let new = ("rule-reader", secret);
+    // B drops its cached client when the change is announced: the old secret stops working.
+    let changed_at = Instant::now();
+    while client_credentials(&http, b, old).await != 401 {
+        assert!(
+            changed_at.elapsed() < Duration::from_secs(5),
+            "B still accepts the old secret"
+        );
+    }
+    assert_eq!(client_credentials(&http, b, new).await, 200);
+    assert_eq!(client_credentials(&http, a, old).await, 401);
+}
+
+/// The key ids `node` publishes for the tenant.
+async fn published_kids(http: &reqwest::Client, node: &str) -> Vec<String> {
+    let jwks: Value = http
+        .get(format!("{node}/t/acme/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("the node answers")
+        .json()
+        .await
+        .expect("JSON");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| key["kid"].as_str().expect("a kid").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signing_key_rotated_through_one_node_is_published_and_accepted_by_the_other() {
+    let fleet = start("keys", 2, &["--watch-every-secs", "60"]).await;
+    let (a, b) = (&fleet.nodes[0].addr, &fleet.nodes[1].addr);
+    let http = claimsmith_tests::http();
+    let before = published_kids(&http, b).await;
+    let bearer = management_token(&http, a).await;
+    let rotated: Value = http
+        .post(format!("{a}/t/acme/api/v2/keys/signing/rotate"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .expect("A answers")
+        .json()
+        .await
+        .expect("JSON");
+    let kid = rotated["kid"]
+        .as_str()
+        .expect("the new key's id")
+        .to_owned();
+    assert!(!before.contains(&kid));
+    let changed_at = Instant::now();
+    while !published_kids(&http, b).await.contains(&kid) {
+        assert!(
+            changed_at.elapsed() < Duration::from_secs(5),
+            "B does not publish {kid}"
+        );
+    }
+    // A signs with the new key now; B accepts what A signs, and signs with it too.
+    let (status, issued) = token(&http, a, WEB_CLIENT, &password_grant()).await;
+    assert_eq!(status, 200, "{issued}");
+    let header = issued["access_token"].as_str().expect("a JWT");
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            header.split('.').next().expect("a header"),
+        )
+        .expect("base64url"),
+    )
+    .expect("JSON");
+    assert_eq!(header["kid"].as_str(), Some(kid.as_str()));
+    assert_eq!(userinfo_status(&http, b, &issued).await, 200);
 }

@@ -1,0 +1,367 @@
+//! The refresh scenario of `token_load` (32 virtual clients each following its own rotating
+//! chain; ES256; the add-roles, client-metadata-claims and scopes-by-role rules; durable
+//! writes) against real `claimsmith` processes: the release binary in processes of its own,
+//! this process only generating load. Three deployments: one node on sled, one node on
+//! PostgreSQL, two nodes on PostgreSQL (the chains split between them).
+//!
+//! For each: req/s, p50, p99; the CPU the nodes spent per exchange (their `/proc` counters
+//! over the measured window) and the CPU PostgreSQL spent (every `postgres` process); store
+//! calls and database round trips per exchange (from the nodes' `/metrics`); and, once, the
+//! commit latency of the database.
+//!
+//! `cargo xtask bench` (or `cargo bench -p claimsmith-tests --bench fleet`). `LOAD_CLIENTS`
+//! (default 32) and `LOAD_REQUESTS` (per client, default 300) change the size;
+//! `CLAIMSMITH_TEST_POSTGRES` names the database (default the machine's `test`);
+//! `FLEET_ONLY=postgres` leaves out the embedded store.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use claimsmith_tests::load::{API, Figures, SECRET, figures, refresh_tenant};
+use claimsmith_tests::process::{Process, deployment_dir};
+use serde_json::Value;
+
+const OPERATOR_TOKEN: &str = "fleet-bench-operator-token-0123456789-0123";
+
+fn postgres_url() -> String {
+    std::env::var("CLAIMSMITH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Seconds of CPU (user and system) process `pid` has used, from `/proc` (in clock ticks of
+/// 1/100 s, Linux's `USER_HZ`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds of every PostgreSQL process of this machine.
+fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim() == "postgres")
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
+/// Every sample of `name` in `node`'s metrics, by its labels (`""` for none).
+async fn samples(http: &reqwest::Client, node: &str, name: &str) -> Vec<(String, f64)> {
+    let text = http
+        .get(format!("{node}/metrics"))
+        .bearer_auth(OPERATOR_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = rest.rsplit_once(' ')?;
+            if !(labels.is_empty() || labels.starts_with('{')) {
+                return None;
+            }
+            Some((labels.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// What the nodes report, summed over them.
+#[derive(Debug, Clone, Default)]
+struct Counters {
+    /// Store calls by operation.
+    store_calls: BTreeMap<String, f64>,
+    round_trips: f64,
+}
+
+async fn counters(http: &reqwest::Client, nodes: &[Process]) -> Counters {
+    let mut total = Counters::default();
+    for node in nodes {
+        let calls = "claimsmith_store_operation_duration_seconds_count";
+        for (labels, count) in samples(http, &node.addr, calls).await {
+            let operation = labels
+                .trim_start_matches("{operation=\"")
+                .trim_end_matches("\"}")
+                .to_owned();
+            *total.store_calls.entry(operation).or_default() += count;
+        }
+        let trips = samples(http, &node.addr, "claimsmith_store_round_trips_total").await;
+        total.round_trips += trips.iter().map(|(_, n)| n).sum::<f64>();
+    }
+    total
+}
+
+async fn token(http: &reqwest::Client, node: &str, params: &[(&str, &str)]) -> (Value, Duration) {
+    let started = Instant::now();
+    let response = http
+        .post(format!("{node}/t/es/oauth/token"))
+        .form(params)
+        .send()
+        .await
+        .expect("the node answers");
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{body}");
+    (body, started.elapsed())
+}
+
+async fn login(http: &reqwest::Client, node: &str) -> String {
+    let params = [
+        ("grant_type", "password"),
+        ("client_id", "load"),
+        ("client_secret", SECRET),
+        ("username", "load@load.test"),
+        ("password", "load test password"),
+        ("audience", API),
+        ("scope", "openid offline_access read:reports"),
+    ];
+    let (body, _) = token(http, node, &params).await;
+    body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
+/// `clients` chains, spread round-robin over `nodes`, each rotating `per_client` times.
+async fn refresh_load(
+    http: &reqwest::Client,
+    nodes: &[Process],
+    clients: usize,
+    per_client: usize,
+) -> Figures {
+    let mut chains = Vec::new();
+    for n in 0..clients {
+        let node = nodes[n % nodes.len()].addr.clone();
+        chains.push((login(http, &node).await, node));
+    }
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for (mut refresh_token, node) in chains {
+        let http = http.clone();
+        workers.spawn(async move {
+            let mut samples = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let params = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "load"),
+                    ("client_secret", SECRET),
+                    ("refresh_token", refresh_token.as_str()),
+                ];
+                let (body, took) = token(&http, &node, &params).await;
+                refresh_token = body["refresh_token"].as_str().expect("rotated").to_owned();
+                samples.push(took);
+            }
+            samples
+        });
+    }
+    let samples = workers.join_all().await.into_iter().flatten().collect();
+    figures(samples, started.elapsed())
+}
+
+/// One deployment under load.
+struct Scenario<'a> {
+    name: &'a str,
+    /// `--store` of its nodes; empty: a fresh embedded store in the deployment's directory.
+    store: String,
+    nodes: usize,
+}
+
+async fn run(
+    scenario: &Scenario<'_>,
+    clients: usize,
+    per_client: usize,
+    breakdown: &mut Vec<String>,
+) {
+    let dir = deployment_dir(&refresh_tenant("es", "ES256"), "http://bench.test");
+    let token_file = dir.path().join("operator-token");
+    std::fs::write(&token_file, OPERATOR_TOKEN).expect("operator token");
+    let binary = Path::new(env!("CARGO_BIN_EXE_claimsmith-under-test"));
+    let seed = dir.path().join("seed.toml");
+    let store = if scenario.store.is_empty() {
+        format!("sled:{}", dir.path().join("data").display())
+    } else {
+        scenario.store.clone()
+    };
+    let nodes: Vec<Process> = (0..scenario.nodes)
+        .map(|_| {
+            Process::start(
+                binary,
+                &[
+                    "--insecure-dev-key".as_ref(),
+                    "--no-brute-force-protection".as_ref(),
+                    "--store".as_ref(),
+                    store.as_ref(),
+                    "--seed".as_ref(),
+                    seed.as_os_str(),
+                    "--operator-token-file".as_ref(),
+                    token_file.as_os_str(),
+                ],
+            )
+            .expect("the node starts")
+        })
+        .collect();
+    let http = claimsmith_tests::http();
+    // Warm up: compiled rules, connection pools, the database's caches.
+    refresh_load(&http, &nodes, 4, 50).await;
+
+    let before = counters(&http, &nodes).await;
+    let node_cpu = || nodes.iter().map(|n| cpu_seconds(n.child.id())).sum::<f64>();
+    let (cpu_before, db_before) = (node_cpu(), postgres_cpu_seconds());
+    let figures = refresh_load(&http, &nodes, clients, per_client).await;
+    let (cpu_after, db_after) = (node_cpu(), postgres_cpu_seconds());
+    let after = counters(&http, &nodes).await;
+    // The logins of the measured run are in the window too: count them as requests.
+    let requests = (clients * per_client + clients) as f64;
+    let per_request = |seconds: f64| seconds / requests * 1e6;
+    let calls = |c: &Counters| c.store_calls.values().sum::<f64>();
+    println!(
+        "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.0} µs | {:.1} | {:.1} |",
+        scenario.name,
+        clients,
+        figures.rate,
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+        per_request(cpu_after - cpu_before),
+        per_request(db_after - db_before),
+        (calls(&after) - calls(&before)) / requests,
+        (after.round_trips - before.round_trips) / requests,
+    );
+    let by_operation: Vec<String> = after
+        .store_calls
+        .iter()
+        .map(|(operation, n)| {
+            let was = before
+                .store_calls
+                .get(operation)
+                .copied()
+                .unwrap_or_default();
+            (operation, (n - was) / requests)
+        })
+        .filter(|(_, per)| *per >= 0.01)
+        .map(|(operation, per)| format!("{operation} {per:.2}"))
+        .collect();
+    breakdown.push(format!("{}: {}", scenario.name, by_operation.join(", ")));
+}
+
+/// Commit latency of the database: a one-row insert committed, alone, 500 times.
+fn commit_latency(url: &str, schema: &str) -> (Duration, Duration) {
+    let mut db = postgres::Client::connect(url, postgres::NoTls).expect("PostgreSQL");
+    db.batch_execute(&format!(
+        "CREATE TABLE {schema}.commits (n integer); SET synchronous_commit = on"
+    ))
+    .expect("table");
+    let insert = db
+        .prepare(&format!("INSERT INTO {schema}.commits VALUES ($1)"))
+        .expect("prepared");
+    let mut samples: Vec<Duration> = (0..500)
+        .map(|n: i32| {
+            let started = Instant::now();
+            db.execute(&insert, &[&n]).expect("committed");
+            started.elapsed()
+        })
+        .collect();
+    samples.sort_unstable();
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
+
+fn main() {
+    let clients = env_or("LOAD_CLIENTS", 32);
+    let per_client = env_or("LOAD_REQUESTS", 300);
+    let url = postgres_url();
+    let schema = format!("claimsmith_fleet_bench_{}", std::process::id());
+    let mut setup = postgres::Client::connect(&url, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("this benchmark needs PostgreSQL at {url}: {e}"));
+    setup
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("schema");
+    let store = format!("{url}?options=-c%20search_path%3D{schema}");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "| deployment | clients | req/s | p50 | p99 | node CPU / req | PostgreSQL CPU / req | store calls / req | round trips / req |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let sled = Scenario {
+        name: "1 node, sled",
+        store: String::new(),
+        nodes: 1,
+    };
+    let mut breakdown = Vec::new();
+    // `FLEET_ONLY=postgres` skips the embedded store (for profiling the database path).
+    let only_postgres = std::env::var("FLEET_ONLY").is_ok_and(|only| only == "postgres");
+    // The deployments take turns, `FLEET_ROUNDS` times (default 2): what the machine's disk
+    // and caches carry from one run to the next falls on each of them alike.
+    for _ in 0..env_or("FLEET_ROUNDS", 2) {
+        if !only_postgres {
+            runtime.block_on(run(&sled, clients, per_client, &mut breakdown));
+        }
+        for nodes in [1, 2] {
+            // A fresh schema per deployment, so each starts from the same state. (The
+            // database client blocks: outside the runtime.)
+            setup
+                .batch_execute(&format!(
+                    "DROP SCHEMA {schema} CASCADE; CREATE SCHEMA {schema}"
+                ))
+                .expect("fresh schema");
+            let name = format!(
+                "{nodes} node{}, PostgreSQL",
+                if nodes > 1 { "s" } else { "" }
+            );
+            let postgres = Scenario {
+                name: &name,
+                store: store.clone(),
+                nodes,
+            };
+            runtime.block_on(run(&postgres, clients, per_client, &mut breakdown));
+        }
+    }
+    println!("\nstore calls per request, by operation:");
+    for line in breakdown {
+        println!("- {line}");
+    }
+    let (p50, p99) = commit_latency(&url, &schema);
+    println!(
+        "\ncommit latency of the database (a one-row insert, synchronous_commit on): p50 {:.0} µs, p99 {:.0} µs",
+        p50.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6
+    );
+    setup
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .expect("dropped");
+}
