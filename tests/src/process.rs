@@ -66,6 +66,21 @@ impl Process {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, wait for the process to exit, and return how it exited and everything it
+    /// wrote on stderr.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let status = self.child.wait().expect("the process exits");
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        (status, stderr)
+    }
+
     /// SIGKILL, wait for it, and return everything it wrote on stderr.
     pub fn kill_and_read_stderr(mut self) -> String {
         let _ = self.child.kill();

@@ -164,3 +164,53 @@ async fn after_a_crash_nothing_returned_is_lost_and_nothing_revoked_comes_back()
     assert_eq!(status, 403, "a revocation answered before the crash holds");
     process.kill();
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly_and_what_it_issued_survives() {
+    let dir = deployment_dir(SEED, "http://claimsmith.test");
+    let server = spawn(dir.path());
+    let http = claimsmith_tests::http();
+    let mut params: Vec<(&str, &str)> = vec![
+        ("grant_type", "password"),
+        ("audience", API),
+        ("scope", OFFLINE),
+    ];
+    params.extend_from_slice(&WEB);
+    params.extend_from_slice(&ALICE);
+    let issued: serde_json::Value = http
+        .post(format!("{}/t/acme/oauth/token", server.addr))
+        .form(&params)
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("JSON");
+    let refresh_token = issued["refresh_token"].as_str().expect("a refresh token");
+    drop(http);
+
+    // What an orchestrator sends: the server drains, writes its log, flushes, exits 0.
+    let (status, logs) = tokio::task::spawn_blocking(move || server.terminate())
+        .await
+        .expect("the server stops");
+    assert!(status.success(), "{status:?}\n{logs}");
+    assert!(
+        logs.contains("stopped: in-flight requests answered"),
+        "{logs}"
+    );
+
+    let restarted = spawn(dir.path());
+    let http = claimsmith_tests::http();
+    let mut params = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    params.extend_from_slice(&WEB);
+    let exchanged = http
+        .post(format!("{}/t/acme/oauth/token", restarted.addr))
+        .form(&params)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(exchanged.status().as_u16(), 200);
+}

@@ -471,7 +471,26 @@ fn prepare(args: Serve) -> anyhow::Result<AppState> {
     Ok(AppState::new(store, host, clock, operator, settings)?)
 }
 
-/// Serves until Ctrl-C. Prints `listening on http://ADDR` once the socket is bound.
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (what an orchestrator or `systemctl stop` sends).
+async fn stop_requested() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!("cannot watch for SIGTERM ({error}); stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("stopping: no new connections, answering the requests in flight");
+}
+
+/// Serves until Ctrl-C or SIGTERM, then drains. Prints `listening on http://ADDR` once the
+/// socket is bound.
 async fn serve(args: Serve) -> anyhow::Result<()> {
     let listen = args.listen;
     // Opening the store, the seed and loading the tenants block (a database client blocks
@@ -485,10 +504,8 @@ async fn serve(args: Serve) -> anyhow::Result<()> {
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // On stdout too, for scripts and tests that start the server on port 0.
     println!("listening on http://{}", listener.local_addr()?);
-    crate::serve(listener, state.clone(), async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    crate::serve(listener, state.clone(), stop_requested()).await?;
+    tracing::info!("stopped: in-flight requests answered, the log written, the store flushed");
     if state.close().await.is_err() {
         tracing::warn!("requests were still in flight at shutdown");
     }
