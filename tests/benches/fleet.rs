@@ -7,7 +7,8 @@
 //! For each: req/s, p50, p99; the CPU the nodes spent per exchange (their `/proc` counters
 //! over the measured window) and the CPU PostgreSQL spent (every `postgres` process); store
 //! calls and database round trips per exchange (from the nodes' `/metrics`); and, once, the
-//! commit latency of the database.
+//! commit latency of the database. The nodes' CPU is also given as a multiple of the exchange's
+//! signing cost (two ES256 signatures, measured in the same run).
 //!
 //! `cargo xtask bench` (or `cargo bench -p claimsmith-tests --bench fleet`). `LOAD_CLIENTS`
 //! (default 32) and `LOAD_REQUESTS` (per client, default 300) change the size;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use claimsmith_tests::load::{API, Figures, SECRET, figures, refresh_tenant};
+use claimsmith_tests::load::{API, Figures, SECRET, figures, refresh_tenant, signing_cost};
 use claimsmith_tests::process::{Process, deployment_dir};
 use serde_json::Value;
 
@@ -200,6 +201,7 @@ async fn run(
     scenario: &Scenario<'_>,
     clients: usize,
     per_client: usize,
+    signature: Duration,
     breakdown: &mut Vec<String>,
 ) {
     let dir = deployment_dir(&refresh_tenant("es", "ES256"), "http://bench.test");
@@ -245,13 +247,15 @@ async fn run(
     let per_request = |seconds: f64| seconds / requests * 1e6;
     let calls = |c: &Counters| c.store_calls.values().sum::<f64>();
     println!(
-        "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.0} µs | {:.1} | {:.1} |",
+        "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.0} µs | {:.1}× | {:.0} µs | {:.1} | {:.1} |",
         scenario.name,
         clients,
         figures.rate,
         figures.p50.as_secs_f64() * 1e3,
         figures.p99.as_secs_f64() * 1e3,
         per_request(cpu_after - cpu_before),
+        // An exchange signs two tokens: its signing cost is two signatures.
+        per_request(cpu_after - cpu_before) / (2.0 * signature.as_secs_f64() * 1e6),
         per_request(db_after - db_before),
         (calls(&after) - calls(&before)) / requests,
         (after.round_trips - before.round_trips) / requests,
@@ -313,10 +317,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // Measured first, on a quiet machine: the unit of the node's CPU column.
+    let signature = signing_cost(oidc_core::SigningAlg::ES256);
     println!(
-        "| deployment | clients | req/s | p50 | p99 | node CPU / req | PostgreSQL CPU / req | store calls / req | round trips / req |"
+        "| deployment | clients | req/s | p50 | p99 | node CPU / req | in signing cost | PostgreSQL CPU / req | store calls / req | round trips / req |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let sled = Scenario {
         name: "1 node, sled",
         store: String::new(),
@@ -329,7 +335,7 @@ fn main() {
     // and caches carry from one run to the next falls on each of them alike.
     for _ in 0..env_or("FLEET_ROUNDS", 2) {
         if !only_postgres {
-            runtime.block_on(run(&sled, clients, per_client, &mut breakdown));
+            runtime.block_on(run(&sled, clients, per_client, signature, &mut breakdown));
         }
         for nodes in [1, 2] {
             // A fresh schema per deployment, so each starts from the same state. (The
@@ -348,9 +354,19 @@ fn main() {
                 store: store.clone(),
                 nodes,
             };
-            runtime.block_on(run(&postgres, clients, per_client, &mut breakdown));
+            runtime.block_on(run(
+                &postgres,
+                clients,
+                per_client,
+                signature,
+                &mut breakdown,
+            ));
         }
     }
+    println!(
+        "\nES256 signature (`TenantKeys::sign`, one core, this run): {:.1} µs; an exchange signs two",
+        signature.as_secs_f64() * 1e6
+    );
     println!("\nstore calls per request, by operation:");
     for line in breakdown {
         println!("- {line}");

@@ -14,7 +14,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::{Duration, Instant};
 
-use claimsmith_tests::load::{API, Figures, SECRET, figures, refresh_tenant as tenant};
+use claimsmith_tests::load::{
+    API, Figures, SECRET, figures, refresh_tenant as tenant, signing_cost as signing_floor,
+};
 use claimsmith_tests::server::{Reply, TestServer};
 
 fn row(name: &str, clients: usize, f: &Figures) {
@@ -131,19 +133,6 @@ const CLIENT_CREDENTIALS: &[(&str, &str)] = &[
     ("client_secret", SECRET),
     ("audience", API),
 ];
-
-/// Signing cost alone: the floor under every issuance (a refresh signs two tokens).
-fn signing_floor(alg: oidc_core::SigningAlg) -> Duration {
-    let key = oidc_core::keys::generate(alg, "k".into(), 0).expect("key");
-    let keys = oidc_core::TenantKeys::new(&[key], alg).expect("keys");
-    let claims = serde_json::json!({"iss": "https://x/", "sub": "auth0|load", "aud": API, "exp": 1, "scope": "openid"});
-    let rounds = 2_000;
-    let started = Instant::now();
-    for _ in 0..rounds {
-        keys.sign(&claims).expect("signs");
-    }
-    started.elapsed() / rounds
-}
 
 fn main() {
     let clients: usize = std::env::var("LOAD_CLIENTS")
