@@ -23,6 +23,7 @@ struct Shared {
 pub(crate) struct GroupCommit {
     shared: Arc<Shared>,
     task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
 }
 
 impl Drop for GroupCommit {
@@ -42,9 +43,13 @@ impl GroupCommit {
             failed: AtomicBool::new(false),
         });
         let flusher = Arc::clone(&shared);
+        let (stop, mut stopping) = watch::channel(false);
         let task = tokio::spawn(async move {
             loop {
-                flusher.kick.notified().await;
+                tokio::select! {
+                    _ = flusher.kick.notified() => {}
+                    _ = stopping.changed() => return,
+                }
                 // Every write whose ticket is at most `target` happened before this point, so
                 // one flush now covers them all.
                 let target = flusher.requested.load(Ordering::SeqCst);
@@ -60,12 +65,14 @@ impl GroupCommit {
                     .send_modify(|done| *done = (*done).max(target));
             }
         });
-        GroupCommit { shared, task }
+        GroupCommit { shared, task, stop }
     }
 
-    /// Stops the flusher task and waits until it has let go of the store.
+    /// Stops the flusher task and waits until it has let go of the store: a flush in
+    /// progress finishes first (aborting the task would leave its blocking flush running,
+    /// still holding the store, after this returns).
     pub(crate) async fn stop(&mut self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
         let _ = (&mut self.task).await;
     }
 

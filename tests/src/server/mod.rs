@@ -77,6 +77,26 @@ impl Reply {
     }
 }
 
+/// Opens the sled directory, waiting (at most 10 s) for a store that was just closed in this
+/// process to release its lock: sled finishes some background work and deferred frees on
+/// other threads after the last handle is dropped, so an in-process restart can find the lock
+/// still held for a moment (a process restart cannot: the lock goes with the process).
+fn open_released(path: &std::path::Path) -> SledStore {
+    let started = std::time::Instant::now();
+    loop {
+        match SledStore::open(path) {
+            Ok(store) => return store,
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(10) =>
+            {
+                std::thread::yield_now();
+            }
+            Err(error) => panic!("open store: {error:?}"),
+        }
+    }
+}
+
 /// The claims of a JWT, unverified (tests verify signatures separately).
 pub fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");
@@ -139,7 +159,7 @@ impl TestServer {
         let issuer_base = issuer_base.unwrap_or_else(|| addr.clone());
         let seed_path = dir.path().join("seed.toml");
         std::fs::write(&seed_path, seed.replace("{base}", &issuer_base)).expect("write seed");
-        let store = Arc::new(SledStore::open(dir.path().join("data")).expect("open store"));
+        let store = Arc::new(open_released(&dir.path().join("data")));
         let host = shared_host();
         let own_host = host_config
             .clone()
