@@ -19,16 +19,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use claimsmith_tests::load::{API, Figures, SECRET, figures, refresh_tenant, signing_cost};
+use claimsmith_tests::load::{
+    Figures, PASSWORD_GRANT, SECRET, figures, refresh_tenant, signing_cost,
+};
+use claimsmith_tests::postgres_url;
 use claimsmith_tests::process::{Process, deployment_dir};
 use serde_json::Value;
 
 const OPERATOR_TOKEN: &str = "fleet-bench-operator-token-0123456789-0123";
-
-fn postgres_url() -> String {
-    std::env::var("CLAIMSMITH_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -137,16 +135,7 @@ async fn token(http: &reqwest::Client, node: &str, params: &[(&str, &str)]) -> (
 }
 
 async fn login(http: &reqwest::Client, node: &str) -> String {
-    let params = [
-        ("grant_type", "password"),
-        ("client_id", "load"),
-        ("client_secret", SECRET),
-        ("username", "load@load.test"),
-        ("password", "load test password"),
-        ("audience", API),
-        ("scope", "openid offline_access read:reports"),
-    ];
-    let (body, _) = token(http, node, &params).await;
+    let (body, _) = token(http, node, PASSWORD_GRANT).await;
     body["refresh_token"]
         .as_str()
         .expect("a refresh token")

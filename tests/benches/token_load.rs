@@ -15,7 +15,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use claimsmith_tests::load::{
-    API, Figures, SECRET, figures, refresh_tenant as tenant, signing_cost as signing_floor,
+    API, Figures, PASSWORD_GRANT, SECRET, figures, refresh_tenant as tenant,
+    signing_cost as signing_floor,
 };
 use claimsmith_tests::server::{Reply, TestServer};
 
@@ -44,16 +45,7 @@ async fn token(server: &TestServer, tenant: &str, params: &[(&str, &str)]) -> (R
 }
 
 async fn login(server: &TestServer, tenant: &str) -> (Reply, Duration) {
-    let params = [
-        ("grant_type", "password"),
-        ("client_id", "load"),
-        ("client_secret", SECRET),
-        ("username", "load@load.test"),
-        ("password", "load test password"),
-        ("audience", API),
-        ("scope", "openid offline_access read:reports"),
-    ];
-    token(server, tenant, &params).await
+    token(server, tenant, PASSWORD_GRANT).await
 }
 
 /// Each virtual client logs in once, then follows its own rotation chain.
@@ -118,15 +110,6 @@ async fn simple_load(
     gather(workers, started).await
 }
 
-const PASSWORD: &[(&str, &str)] = &[
-    ("grant_type", "password"),
-    ("client_id", "load"),
-    ("client_secret", SECRET),
-    ("username", "load@load.test"),
-    ("password", "load test password"),
-    ("audience", API),
-    ("scope", "openid offline_access read:reports"),
-];
 const CLIENT_CREDENTIALS: &[(&str, &str)] = &[
     ("grant_type", "client_credentials"),
     ("client_id", "load"),
@@ -174,7 +157,7 @@ fn main() {
             let figures =
                 simple_load(&server, tenant, clients, per_client, CLIENT_CREDENTIALS).await;
             row(&format!("client_credentials, {alg}"), clients, &figures);
-            let figures = simple_load(&server, tenant, 8, 10, PASSWORD).await;
+            let figures = simple_load(&server, tenant, 8, 10, PASSWORD_GRANT).await;
             row(
                 &format!("password (Argon2id), {alg}, 3 rules, fsync"),
                 8,

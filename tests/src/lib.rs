@@ -9,6 +9,13 @@ pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     reqwest::Client::new()
 }
+/// The PostgreSQL the tests and benchmarks use: `CLAIMSMITH_TEST_POSTGRES`, or the machine's
+/// `test` database on `127.0.0.1:5432`.
+pub fn postgres_url() -> String {
+    std::env::var("CLAIMSMITH_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 pub mod process;
 mod rules_kit;
 pub mod server;

@@ -94,3 +94,14 @@ pub fn signing_cost(alg: oidc_core::SigningAlg) -> Duration {
     }
     started.elapsed() / rounds
 }
+
+/// A password grant for the load tenant's user with offline access: the start of each chain.
+pub const PASSWORD_GRANT: &[(&str, &str)] = &[
+    ("grant_type", "password"),
+    ("client_id", "load"),
+    ("client_secret", SECRET),
+    ("username", "load@load.test"),
+    ("password", "load test password"),
+    ("audience", API),
+    ("scope", "openid offline_access read:reports"),
+];

@@ -8,8 +8,9 @@
 //! then finds the version moved (PostgreSQL re-checks the condition on the newest row), so it
 //! matches nothing. Everything else is a transaction.
 
+use oidc_core::refresh::RefreshFamily;
 use oidc_core::store::checked_change;
-use oidc_core::{Change, FamilyWrite, StoreError, User};
+use oidc_core::{Change, FamilyWrite, StoreError, User, UserinfoWrite};
 
 use crate::{PostgresStore, as_i64, decode, encode, failed, is_unique_violation};
 
@@ -20,8 +21,15 @@ pub(crate) fn apply(
 ) -> Result<bool, StoreError> {
     // Every check before the first statement.
     checked_change(tenant, change)?;
-    if let (Some(FamilyWrite::Replace { .. }), None) = (&change.family, change.metadata) {
-        return rotate(store, tenant, change);
+    if let (
+        Some(FamilyWrite::Replace {
+            expected_version,
+            family,
+        }),
+        None,
+    ) = (change.family, change.metadata)
+    {
+        return rotate(store, tenant, expected_version, family, change.userinfo);
     }
     let mut connection = store.connection()?;
     let mut tx = connection.transaction().map_err(failed("issuance"))?;
@@ -140,18 +148,17 @@ const ROTATE_WITH_CLAIMS: &str = concat!(
 );
 
 /// A family replaced (and its `/userinfo` claims written) in one statement.
-fn rotate(store: &PostgresStore, tenant: &str, change: &Change<'_>) -> Result<bool, StoreError> {
-    let Some(FamilyWrite::Replace {
-        expected_version,
-        family,
-    }) = change.family
-    else {
-        return Ok(false);
-    };
+fn rotate(
+    store: &PostgresStore,
+    tenant: &str,
+    expected_version: u64,
+    family: &RefreshFamily,
+    userinfo: Option<UserinfoWrite<'_>>,
+) -> Result<bool, StoreError> {
     let record = encode(family)?;
     let (version, expected) = (as_i64(family.version), as_i64(expected_version));
     let revoked = family.revoked.is_some();
-    let row = match change.userinfo {
+    let row = match userinfo {
         None => store.connection()?.query_one(
             ROTATE,
             &[&tenant, &family.id, &version, &record, &revoked, &expected],

@@ -8,17 +8,13 @@ mod crash;
 mod race;
 mod sharing;
 
+use claimsmith_tests::postgres_url;
 use claimsmith_tests::process::{Process, deployment_dir};
 use claimsmith_tests::server::SEED;
 use oidc_store_postgres::{PoolSettings, PostgresStore};
 use serde_json::Value;
 
 use super::{ALICE, API, OFFLINE, WEB};
-
-fn postgres_url() -> String {
-    std::env::var("CLAIMSMITH_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
 /// The test's schema, dropped when the test ends.
 struct Schema {
