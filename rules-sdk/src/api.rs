@@ -3,15 +3,16 @@
 use rules_abi::{Deny, DenyError, Protocol, Redirect, RevokeRefreshToken, RuleOutcome};
 use serde_json::Value;
 
-use crate::Event;
+use crate::{Event, Lazy};
 
 /// Collects what a rule wants changed. Nothing takes effect until every rule has run; a
 /// deny from any rule refuses the whole issuance.
 #[derive(Debug, Clone)]
 pub struct Api {
     outcome: RuleOutcome,
-    scope: Vec<String>,
-    protocol: Protocol,
+    /// The event's scope, decoded only if the rule reads or changes the scope.
+    granted_scope: Lazy<Vec<String>>,
+    protocol: Lazy<Protocol>,
 }
 
 impl Api {
@@ -19,7 +20,7 @@ impl Api {
     pub fn new(event: &Event) -> Api {
         Api {
             outcome: RuleOutcome::default(),
-            scope: event.context.scope.clone(),
+            granted_scope: event.context.scope.clone(),
             protocol: event.context.protocol.clone(),
         }
     }
@@ -91,7 +92,10 @@ impl AccessTokenApi<'_> {
 
     /// The scope as it stands, with this rule's changes.
     pub fn scope(&self) -> &[String] {
-        &self.api.scope
+        match &self.api.outcome.access_token_scope {
+            Some(changed) => changed,
+            None => &self.api.granted_scope,
+        }
     }
 
     /// Adds a scope if it is not there yet. The host keeps it if the token's API defines it
@@ -99,26 +103,29 @@ impl AccessTokenApi<'_> {
     /// audience. The scope changes the access token only, never the ID or refresh token.
     pub fn add_scope(&mut self, scope: impl Into<String>) {
         let scope = scope.into();
-        if !self.api.scope.contains(&scope) {
-            self.api.scope.push(scope);
+        let current = self.changed();
+        if !current.contains(&scope) {
+            current.push(scope);
         }
-        self.commit();
     }
 
     /// Removes a scope if present.
     pub fn remove_scope(&mut self, scope: &str) {
-        self.api.scope.retain(|s| s != scope);
-        self.commit();
+        self.changed().retain(|s| s != scope);
     }
 
     /// Replaces the scope.
     pub fn set_scope<S: Into<String>>(&mut self, scopes: impl IntoIterator<Item = S>) {
-        self.api.scope = scopes.into_iter().map(Into::into).collect();
-        self.commit();
+        *self.changed() = scopes.into_iter().map(Into::into).collect();
     }
 
-    fn commit(&mut self) {
-        self.api.outcome.access_token_scope = Some(self.api.scope.clone());
+    /// The scope this rule is changing, started from the event's on the first change.
+    fn changed(&mut self) -> &mut Vec<String> {
+        let granted = &self.api.granted_scope;
+        self.api
+            .outcome
+            .access_token_scope
+            .get_or_insert_with(|| Lazy::force(granted).clone())
     }
 }
 

@@ -6,6 +6,10 @@
 //! [`testing`] module runs the very same code natively, so a rule is unit-tested with
 //! `cargo test` and no WebAssembly at all.
 //!
+//! The event's members are decoded when the rule first reads them ([`Lazy`]): a rule pays for
+//! the roles it reads, not for parsing the whole event. Modules are built for rule ABI
+//! version 2, whose input says where each member lies; the host still runs version-1 modules.
+//!
 //! ```
 //! use rules_sdk::{Api, Event, Protocol, export_rule, log};
 //!
@@ -38,7 +42,9 @@
 
 mod api;
 mod dispatch;
+mod event;
 mod export;
+mod lazy;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
@@ -46,14 +52,13 @@ pub mod testing;
 pub mod abi;
 
 pub use api::{AccessApi, AccessTokenApi, Api, IdTokenApi, RedirectApi, RefreshTokenApi, UserApi};
+pub use event::{ContextView, Event, UserView};
+pub use lazy::Lazy;
 pub use rules_abi::{
-    Authorization, Claims, Context, DenyError, Protocol, RefreshTokenInfo, Request, RuleOutcome,
-    Stats, User,
+    Authorization, Claims, Context, DenyError, Protocol, RefreshTokenInfo, Request, RuleInput,
+    RuleOutcome, Stats, User,
 };
 pub use serde_json::{self, Value, json};
-
-/// What a rule sees: the user, the issuance context and the tenant configuration.
-pub type Event = rules_abi::RuleInput;
 
 /// The signature of a rule.
 pub type Rule = fn(&Event, &mut Api);

@@ -1,11 +1,11 @@
-//! Run a rule natively, exactly as the host would: the event goes through JSON, the rule's
-//! entry point, and the host's strict outcome parser.
+//! Run a rule natively, exactly as the host would: the event goes through the host's ABI
+//! version 2 encoding, the rule's entry point, and the host's strict outcome parser.
 
 use std::cell::RefCell;
 
-use rules_abi::{Protocol, RuleOutcome, decode_outcome};
+use rules_abi::{Protocol, RuleInput, RuleOutcome, decode_outcome};
 
-use crate::{Event, Rule};
+use crate::Rule;
 
 /// The outcome cap the host applies by default.
 const OUTPUT_BYTES: usize = 64 * 1024;
@@ -31,9 +31,9 @@ pub(crate) fn capture_log(line: &str) {
 ///
 /// If the rule's outcome would be refused by the host (too large, invalid), with the reason:
 /// in a test, that is the failure to see.
-pub fn run(rule: Rule, event: &Event) -> TestRun {
+pub fn run(rule: Rule, event: &RuleInput) -> TestRun {
     LOG.with(|log| log.borrow_mut().clear());
-    let input = serde_json::to_vec(event).expect("events serialize");
+    let input = rules_abi::members::encode(event).expect("events serialize");
     let output = crate::dispatch::dispatch(&input, rule);
     let outcome = decode_outcome(&output, OUTPUT_BYTES)
         .unwrap_or_else(|error| panic!("the host would refuse this outcome: {error}"));
@@ -44,11 +44,11 @@ pub fn run(rule: Rule, event: &Event) -> TestRun {
 /// A plausible event for `protocol`: tenant `test`, client `test-client`, user
 /// `auth0|test-user` with a verified email, scope `openid profile email`, and on
 /// `oauth2-refresh-token` a `refreshToken` record. Change its fields to fit the test.
-pub fn event(protocol: Protocol) -> Event {
-    let mut event = Event {
+pub fn event(protocol: Protocol) -> RuleInput {
+    let mut event = RuleInput {
         now: 1_764_236_400_000,
         seed: 7,
-        ..Event::default()
+        ..RuleInput::default()
     };
     event.user.user_id = "auth0|test-user".into();
     event.user.email = Some("test-user@example.com".into());
@@ -81,7 +81,7 @@ pub fn event(protocol: Protocol) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Api;
+    use crate::{Api, Event};
     use serde_json::json;
 
     fn everything(event: &Event, api: &mut Api) {
@@ -152,6 +152,72 @@ mod tests {
                 .starts_with("The rule could not read its input")
         );
         assert!(outcome.id_token.is_empty());
+    }
+
+    fn reads_metadata(event: &Event, api: &mut Api) {
+        let plan = event.user.app_metadata.get("plan").cloned();
+        api.id_token()
+            .set_custom_claim("https://x.test/plan", plan.unwrap_or_default());
+    }
+
+    fn reads_the_protocol(event: &Event, api: &mut Api) {
+        api.id_token()
+            .set_custom_claim("https://x.test/protocol", event.context.protocol.as_str());
+    }
+
+    #[test]
+    fn a_member_that_cannot_be_decoded_fails_closed_when_read() {
+        let mut event = event(Protocol::OAuth2Password);
+        event
+            .user
+            .app_metadata
+            .insert("plan".into(), json!(["gold"]));
+        let mut input = rules_abi::members::encode(&event).unwrap();
+        // Same length, so the table still locates it: the table is sound, the member is not.
+        let at = input
+            .windows(8)
+            .position(|window| window == br#"["gold"]"#)
+            .unwrap();
+        input[at..at + 8].copy_from_slice(br#"{"gold"]"#);
+
+        let outcome = decode_outcome(
+            &crate::dispatch::dispatch(&input, reads_metadata),
+            OUTPUT_BYTES,
+        )
+        .unwrap();
+        let deny = outcome.deny.expect("a refusal");
+        assert!(
+            deny.description
+                .starts_with("The rule could not read its input: member user.app_metadata:"),
+            "{}",
+            deny.description
+        );
+        assert!(outcome.id_token.is_empty(), "nothing the rule asked for");
+
+        // A rule that never reads the damaged member is not refused for it.
+        let outcome = decode_outcome(
+            &crate::dispatch::dispatch(&input, reads_the_protocol),
+            OUTPUT_BYTES,
+        )
+        .unwrap();
+        assert_eq!(outcome.deny, None);
+        assert_eq!(
+            outcome.id_token["https://x.test/protocol"],
+            json!("oauth2-password")
+        );
+    }
+
+    #[test]
+    fn an_abi_v1_input_is_refused_not_misread() {
+        let json = serde_json::to_vec(&event(Protocol::OAuth2Password)).unwrap();
+        let outcome =
+            decode_outcome(&crate::dispatch::dispatch(&json, everything), OUTPUT_BYTES).unwrap();
+        let deny = outcome.deny.expect("a refusal");
+        assert!(
+            deny.description.contains("malformed ABI v2 input"),
+            "{}",
+            deny.description
+        );
     }
 
     #[test]

@@ -46,15 +46,11 @@ pub(crate) struct EngineCheck<'a> {
 }
 
 impl ModuleCheck for EngineCheck<'_> {
-    fn check(&self, wasm: &[u8]) -> Result<(), String> {
+    fn check(&self, wasm: &[u8]) -> Result<u32, String> {
         self.host
             .load(wasm, self.limits)
-            .map(drop)
+            .map(|rule| rule.abi_version())
             .map_err(|e| e.to_string())
-    }
-
-    fn abi_version(&self) -> u32 {
-        rules_abi::ABI_VERSION
     }
 }
 

@@ -59,7 +59,8 @@ pub(crate) fn from_v2(db: &sled::Db) -> Result<(), StoreError> {
             enabled: old.enabled,
             module_hash: old.module_hash,
             module_size,
-            abi_version: rules_abi::ABI_VERSION,
+            // Stores this old predate ABI version 2: their modules were built for version 1.
+            abi_version: 1,
             created_at: now,
             updated_at: now,
         });

@@ -1,4 +1,4 @@
-//! The contract between the Claimsmith host and a rule module, version 1.
+//! The contract between the Claimsmith host and a rule module, versions 1 and 2.
 //!
 //! A rule is a core WebAssembly module for `wasm32-unknown-unknown` (no WASI, not a component).
 //! This crate is the single definition of that contract: the export and import names, the
@@ -12,8 +12,14 @@
 //! - `memory`: its one linear memory (not shared, not imported);
 //! - the ABI marker [`exports::ABI_MARKER`], a function `() -> ()` whose name carries the version;
 //! - [`exports::ALLOC`] `(len: i32) -> i32`: returns a pointer to `len` writable bytes;
-//! - [`exports::ON_TOKEN`] `(ptr: i32, len: i32) -> i64`: reads the input JSON at `ptr..ptr+len`
+//! - [`exports::ON_TOKEN`] `(ptr: i32, len: i32) -> i64`: reads the input at `ptr..ptr+len`
 //!   and returns `(out_ptr << 32) | out_len` locating the outcome JSON.
+//!
+//! The two versions differ only in the input's encoding. Version 1 (marker
+//! [`exports::ABI_MARKER_V1`]) receives the [`RuleInput`] as JSON. Version 2 (marker
+//! [`exports::ABI_MARKER`], what `rules-sdk` builds) receives the same JSON followed by a table
+//! of where each member lies ([`members`]), so a rule decodes only what it reads. The host runs
+//! both.
 //!
 //! It may import only [`imports::LOG`] `(ptr: i32, len: i32) -> ()` from the module
 //! [`HOST_MODULE`], and it has no start function.
@@ -24,6 +30,7 @@
 //! fields. The outcome is parsed strictly ([`decode_outcome`]): it is untrusted input.
 
 mod input;
+pub mod members;
 mod outcome;
 mod protocol;
 
@@ -37,9 +44,13 @@ pub use outcome::{
 };
 pub use protocol::Protocol;
 
-/// The version of this contract. A module declares the version it was built for by exporting
-/// [`exports::ABI_MARKER`]; the host refuses modules built for another version.
-pub const ABI_VERSION: u32 = 1;
+/// The newest version of this contract, the one `rules-sdk` builds. A module declares the
+/// version it was built for by exporting its marker ([`exports::ABI_MARKER`] for this one,
+/// [`exports::ABI_MARKER_V1`] for version 1); the host refuses any other version.
+pub const ABI_VERSION: u32 = 2;
+
+/// Every version the host runs, oldest first.
+pub const SUPPORTED_ABI_VERSIONS: [u32; 2] = [1, 2];
 
 /// The only import module a rule may use.
 pub const HOST_MODULE: &str = "claimsmith";
@@ -64,7 +75,7 @@ macro_rules! __export_on_token {
 #[macro_export]
 macro_rules! __export_abi_marker {
     () => {
-        "claimsmith_rule_abi_v1"
+        "claimsmith_rule_abi_v2"
     };
 }
 #[doc(hidden)]
@@ -83,8 +94,11 @@ pub mod exports {
     pub const ALLOC: &str = crate::__export_alloc!();
     /// `on_token(ptr: i32, len: i32) -> i64`: the entry point.
     pub const ON_TOKEN: &str = crate::__export_on_token!();
-    /// `() -> ()`: its presence declares ABI version 1. The host never calls it.
+    /// `() -> ()`: its presence declares ABI version 2 ([`ABI_VERSION`](crate::ABI_VERSION)).
+    /// The host never calls it.
     pub const ABI_MARKER: &str = crate::__export_abi_marker!();
+    /// `() -> ()`: its presence declares ABI version 1, whose input is plain JSON.
+    pub const ABI_MARKER_V1: &str = "claimsmith_rule_abi_v1";
 }
 
 /// Names a rule module may import from [`HOST_MODULE`](crate::HOST_MODULE).

@@ -313,6 +313,7 @@ fn names_are_stable() {
         exports::ALLOC,
         exports::ON_TOKEN,
         exports::ABI_MARKER,
+        exports::ABI_MARKER_V1,
     ];
     expect![[r#"
         [
@@ -321,10 +322,103 @@ fn names_are_stable() {
             "memory",
             "alloc",
             "on_token",
+            "claimsmith_rule_abi_v2",
             "claimsmith_rule_abi_v1",
         ]
     "#]]
     .assert_debug_eq(&names);
     assert!(exports::ABI_MARKER.starts_with(ABI_MARKER_PREFIX));
     assert!(exports::ABI_MARKER.ends_with(&ABI_VERSION.to_string()));
+    assert!(exports::ABI_MARKER_V1.starts_with(ABI_MARKER_PREFIX));
+    assert_eq!(SUPPORTED_ABI_VERSIONS, [1, ABI_VERSION]);
+}
+
+#[test]
+fn v2_input_is_the_v1_json_and_a_table_of_its_members() {
+    let mut input = RuleInput::default();
+    input.user.user_id = "u".into();
+    input.context.scope = vec!["openid".into()];
+    input.now = 5;
+    let encoded = members::encode(&input).unwrap();
+    let (document, table) = members::decode(&encoded).unwrap();
+    assert_eq!(
+        document,
+        serde_json::to_vec(&input).unwrap(),
+        "version 1's JSON, as is"
+    );
+    let listed: Vec<String> = table
+        .iter()
+        .map(|m| {
+            let value = std::str::from_utf8(&document[m.start..m.start + m.len]).unwrap();
+            format!("{:?} {} = {value}", m.object.unwrap(), m.key)
+        })
+        .collect();
+    expect![[r#"
+        [
+            "User user_id = \"u\"",
+            "Context authorization = {\"roles\":[]}",
+            "Context clientID = \"\"",
+            "Context clientName = \"\"",
+            "Context connection = \"\"",
+            "Context connectionStrategy = \"\"",
+            "Context protocol = \"oidc-basic-profile\"",
+            "Context request = {}",
+            "Context scope = [\"openid\"]",
+            "Context stats = {\"loginsCount\":0}",
+            "Context tenant = \"\"",
+            "Event context = {\"tenant\":\"\",\"protocol\":\"oidc-basic-profile\",\"clientID\":\"\",\"clientName\":\"\",\"connection\":\"\",\"connectionStrategy\":\"\",\"request\":{},\"stats\":{\"loginsCount\":0},\"authorization\":{\"roles\":[]},\"scope\":[\"openid\"]}",
+            "Event now = 5",
+            "Event seed = 0",
+            "Event user = {\"user_id\":\"u\"}",
+        ]
+    "#]]
+    .assert_debug_eq(&listed);
+}
+
+#[test]
+fn a_malformed_v2_table_is_refused_with_its_reason() {
+    let good = members::encode(&RuleInput::default()).unwrap();
+    let reason = |bytes: &[u8]| members::decode(bytes).unwrap_err().to_string();
+    assert_eq!(
+        reason(&good[..3]),
+        "malformed ABI v2 input: the input ends early"
+    );
+    assert_eq!(
+        reason(&good[..good.len() - 1]),
+        "malformed ABI v2 input: the input ends early"
+    );
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert_eq!(
+        reason(&trailing),
+        "malformed ABI v2 input: bytes follow the table"
+    );
+
+    let document = br#"{"now":1}"#;
+    let entry = |start: u32, len: u32| {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&(document.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(document);
+        bytes.extend_from_slice(&1u32.to_le_bytes());
+        bytes.extend_from_slice(&[0, 3]);
+        bytes.extend_from_slice(b"now");
+        bytes.extend_from_slice(&start.to_le_bytes());
+        bytes.extend_from_slice(&len.to_le_bytes());
+        bytes
+    };
+    assert!(members::decode(&entry(7, 1)).is_ok());
+    assert_eq!(
+        reason(&entry(7, 3)),
+        "malformed ABI v2 input: a member lies outside the document"
+    );
+    assert_eq!(
+        reason(&entry(u32::MAX, 2)),
+        "malformed ABI v2 input: a member lies outside the document"
+    );
+    let mut lying_count = entry(7, 1);
+    lying_count[4 + document.len()..8 + document.len()].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert_eq!(
+        reason(&lying_count),
+        "malformed ABI v2 input: the entry count exceeds the input"
+    );
 }

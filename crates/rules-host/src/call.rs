@@ -18,6 +18,8 @@ pub const MAX_HOST_CALLS: u32 = 1_000;
 
 /// A module compiled and linked once, instantiated per call.
 pub(crate) struct CompiledRule {
+    /// How the module reads its input.
+    pub(crate) abi: crate::AbiVersion,
     pub(crate) pre: InstancePre<CallState>,
     pub(crate) memory: ModuleExport,
     pub(crate) alloc: ModuleExport,

@@ -89,7 +89,7 @@ impl RuleHost {
                 return Err(fail(chain_deadline()).into());
             }
             input.seed = mix_seed(base_seed, index as u64);
-            let bytes = serde_json::to_vec(&input).map_err(|e| {
+            let bytes = rule.module.0.abi.encode(&input).map_err(|e| {
                 fail(RuleFailure::Instantiation {
                     message: e.to_string(),
                 })

@@ -56,7 +56,7 @@ pub use call::MAX_HOST_CALLS;
 pub use chain::{ChainOutcome, ChainRule, RuleRun};
 pub use error::{ChainError, RuleError, RuleFailure, ValidationError};
 pub use limits::{LimitsError, RuleLimits};
-pub use validate::StructureLimits;
+pub use validate::{AbiVersion, StructureLimits};
 
 use cache::ModuleCache;
 use call::{CallState, CompiledRule, host_log};
@@ -142,6 +142,11 @@ impl ModuleHash {
 impl LoadedRule {
     pub fn hash(&self) -> ModuleHash {
         self.1
+    }
+
+    /// The rule ABI version the module was built for (1 or 2).
+    pub fn abi_version(&self) -> u32 {
+        self.0.abi.0
     }
 }
 
@@ -233,7 +238,7 @@ impl RuleHost {
     /// footprint.
     fn compile(&self, wasm: &[u8]) -> Result<(Arc<CompiledRule>, usize), ValidationError> {
         let module = validate::compile(&self.engine, wasm)?;
-        validate::check_abi(&module)?;
+        let abi = validate::check_abi(&module)?;
         let export = |name: &str| {
             module
                 .get_export_index(name)
@@ -243,6 +248,7 @@ impl RuleHost {
         };
         let footprint = cache::footprint(&module, wasm.len());
         let compiled = Arc::new(CompiledRule {
+            abi,
             memory: export(rules_abi::exports::MEMORY)?,
             alloc: export(rules_abi::exports::ALLOC)?,
             on_token: export(rules_abi::exports::ON_TOKEN)?,

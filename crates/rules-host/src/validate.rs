@@ -179,7 +179,8 @@ const ON_TOKEN_SIGNATURE: &str = "(i32, i32) -> i64";
 const MARKER_SIGNATURE: &str = "() -> ()";
 
 /// Checks the ABI on the compiled module's types: exact signatures and the version marker.
-pub(crate) fn check_abi(module: &Module) -> Result<(), ValidationError> {
+/// A module that exports both markers is taken at the newest.
+pub(crate) fn check_abi(module: &Module) -> Result<AbiVersion, ValidationError> {
     for import in module.imports() {
         // The structural pass already refused every other import.
         if let ExternType::Func(ty) = import.ty() {
@@ -208,7 +209,11 @@ pub(crate) fn check_abi(module: &Module) -> Result<(), ValidationError> {
             });
         }
     }
-    if module.get_export(exports::ABI_MARKER).is_none() {
+    let markers = [(2, exports::ABI_MARKER), (1, exports::ABI_MARKER_V1)];
+    let Some((version, marker)) = markers
+        .into_iter()
+        .find(|(_, marker)| module.get_export(marker).is_some())
+    else {
         let other_version = module
             .exports()
             .map(|export| export.name())
@@ -216,15 +221,15 @@ pub(crate) fn check_abi(module: &Module) -> Result<(), ValidationError> {
         return Err(match other_version {
             Some(found) => ValidationError::AbiVersion {
                 found: found.trim_start_matches(ABI_MARKER_PREFIX).to_owned(),
-                supported: "1",
+                supported: "1, 2",
             },
             None => ValidationError::MissingExport {
                 name: exports::ABI_MARKER,
             },
         });
-    }
+    };
     for (name, expected) in [
-        (exports::ABI_MARKER, MARKER_SIGNATURE),
+        (marker, MARKER_SIGNATURE),
         (exports::ALLOC, ALLOC_SIGNATURE),
         (exports::ON_TOKEN, ON_TOKEN_SIGNATURE),
     ] {
@@ -240,7 +245,21 @@ pub(crate) fn check_abi(module: &Module) -> Result<(), ValidationError> {
             None => return Err(ValidationError::MissingExport { name }),
         }
     }
-    Ok(())
+    Ok(AbiVersion(version))
+}
+
+/// The rule ABI a module was built for; it decides how the host encodes the module's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbiVersion(pub u32);
+
+impl AbiVersion {
+    /// Encodes `input` the way this version reads it.
+    pub(crate) fn encode(self, input: &rules_abi::RuleInput) -> serde_json::Result<Vec<u8>> {
+        match self.0 {
+            1 => serde_json::to_vec(input),
+            _ => rules_abi::members::encode(input),
+        }
+    }
 }
 
 fn signature(ty: &FuncType) -> String {

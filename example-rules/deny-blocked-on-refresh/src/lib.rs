@@ -21,9 +21,9 @@ export_rule!(on_token);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rules_sdk::{DenyError, testing};
+    use rules_sdk::{DenyError, RuleInput, testing};
 
-    fn blocked(protocol: Protocol) -> Event {
+    fn blocked(protocol: Protocol) -> RuleInput {
         let mut event = testing::event(protocol);
         event
             .user

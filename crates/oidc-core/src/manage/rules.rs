@@ -25,10 +25,9 @@ pub const MAX_CONFIG_BYTES: usize = 32 * 1024;
 /// The rule engine, as far as uploads are concerned: the server implements it over
 /// `rules-host`, which validates (and compiles) a module fully.
 pub trait ModuleCheck {
-    /// `Err` holds the exact reason the module is refused.
-    fn check(&self, wasm: &[u8]) -> Result<(), String>;
-    /// The ABI version a module that passed the check was built for.
-    fn abi_version(&self) -> u32;
+    /// The rule ABI version the module was built for; `Err` holds the exact reason the module
+    /// is refused.
+    fn check(&self, wasm: &[u8]) -> Result<u32, String>;
 }
 
 /// A rule to create. Without an `order`, it runs last (one more than the current maximum),
@@ -93,12 +92,13 @@ fn validate_order(order: i64) -> Result<(), ManageError> {
     Ok(())
 }
 
-/// Checks a module with the engine; the reason is the engine's own.
-fn checked_module(check: &dyn ModuleCheck, wasm: &[u8]) -> Result<String, ManageError> {
-    check
+/// Checks a module with the engine; the reason is the engine's own. Returns the module's hash
+/// and its ABI version.
+fn checked_module(check: &dyn ModuleCheck, wasm: &[u8]) -> Result<(String, u32), ManageError> {
+    let abi_version = check
         .check(wasm)
         .map_err(|reason| ManageError::invalid(format!("The rule module was refused: {reason}")))?;
-    Ok(module_hash(wasm))
+    Ok((module_hash(wasm), abi_version))
 }
 
 /// The set's invariants, checked on every set a change produces.
@@ -188,7 +188,7 @@ pub fn create(
     if let Some(order) = new.order {
         validate_order(order)?;
     }
-    let hash = checked_module(check, new.module)?;
+    let (hash, abi_version) = checked_module(check, new.module)?;
     let id = secret::new_id("rul", entropy);
     swap(store, tenant, &[(&hash, new.module)], |set| {
         let order = new.order.unwrap_or_else(|| {
@@ -205,7 +205,7 @@ pub fn create(
             enabled: new.enabled,
             module_hash: hash.clone(),
             module_size: new.module.len() as u64,
-            abi_version: check.abi_version(),
+            abi_version,
             created_at: now,
             updated_at: now,
         };
@@ -235,7 +235,7 @@ pub fn update(
     };
     let modules: Vec<(&str, &[u8])> = module
         .iter()
-        .map(|(hash, wasm)| (hash.as_str(), *wasm))
+        .map(|((hash, _), wasm)| (hash.as_str(), *wasm))
         .collect();
     swap(store, tenant, &modules, |set| {
         let rule = set
@@ -252,10 +252,10 @@ pub fn update(
         if let Some(enabled) = update.enabled {
             rule.enabled = enabled;
         }
-        if let Some((hash, wasm)) = &module {
+        if let Some(((hash, abi_version), wasm)) = &module {
             rule.module_hash = hash.clone();
             rule.module_size = wasm.len() as u64;
-            rule.abi_version = check.abi_version();
+            rule.abi_version = *abi_version;
         }
         rule.updated_at = now;
         Ok(rule.clone())
@@ -288,25 +288,35 @@ pub fn replace_all(
     entropy: &mut dyn Entropy,
 ) -> Result<(), ManageError> {
     let current = store.rule_set(tenant)?;
-    let running: std::collections::HashSet<&str> = current.module_hashes().collect();
     let mut checked = Vec::with_capacity(declared.len());
     for rule in declared {
         validate_name(&rule.name)?;
         validate_order(rule.order)?;
         let hash = module_hash(&rule.module);
-        if !running.contains(hash.as_str()) {
-            checked_module(check, &rule.module)
-                .map_err(|e| ManageError::invalid(format!("Rule {:?}: {e}", rule.name)))?;
-        }
-        checked.push((rule, hash, secret::new_id("rul", entropy)));
+        // A module the tenant already runs passed the check when it was stored, with the
+        // version its record carries.
+        let running_version = current
+            .rules
+            .iter()
+            .find(|r| r.module_hash == hash)
+            .map(|r| r.abi_version);
+        let abi_version = match running_version {
+            Some(version) => version,
+            None => {
+                checked_module(check, &rule.module)
+                    .map_err(|e| ManageError::invalid(format!("Rule {:?}: {e}", rule.name)))?
+                    .1
+            }
+        };
+        checked.push((rule, hash, abi_version, secret::new_id("rul", entropy)));
     }
     let modules: Vec<(&str, &[u8])> = checked
         .iter()
-        .map(|(rule, hash, _)| (hash.as_str(), rule.module.as_slice()))
+        .map(|(rule, hash, _, _)| (hash.as_str(), rule.module.as_slice()))
         .collect();
     swap(store, tenant, &modules, |set| {
         let old = std::mem::take(&mut set.rules);
-        for (rule, hash, new_id) in &checked {
+        for (rule, hash, abi_version, new_id) in &checked {
             let existing = old.iter().find(|r| r.name == rule.name);
             let unchanged = existing.is_some_and(|r| {
                 r.order == rule.order && r.enabled == rule.enabled && &r.module_hash == hash
@@ -318,7 +328,7 @@ pub fn replace_all(
                 enabled: rule.enabled,
                 module_hash: hash.clone(),
                 module_size: rule.module.len() as u64,
-                abi_version: check.abi_version(),
+                abi_version: *abi_version,
                 created_at: existing.map_or(now, |r| r.created_at),
                 updated_at: match existing {
                     Some(r) if unchanged => r.updated_at,

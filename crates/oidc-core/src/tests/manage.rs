@@ -12,16 +12,12 @@ use crate::{OperatorKey, SigningAlg, SystemEntropy};
 struct MagicCheck;
 
 impl ModuleCheck for MagicCheck {
-    fn check(&self, wasm: &[u8]) -> Result<(), String> {
+    fn check(&self, wasm: &[u8]) -> Result<u32, String> {
         if wasm.starts_with(b"\0asm") {
-            Ok(())
+            Ok(1)
         } else {
             Err("not a WebAssembly binary".into())
         }
-    }
-
-    fn abi_version(&self) -> u32 {
-        1
     }
 }
 
@@ -206,13 +202,9 @@ fn configuration_keys_are_listed_without_values() {
 struct CountingCheck(std::sync::atomic::AtomicUsize);
 
 impl ModuleCheck for CountingCheck {
-    fn check(&self, wasm: &[u8]) -> Result<(), String> {
+    fn check(&self, wasm: &[u8]) -> Result<u32, String> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         MagicCheck.check(wasm)
-    }
-
-    fn abi_version(&self) -> u32 {
-        1
     }
 }
 

@@ -121,12 +121,47 @@ fn abi_marker_is_required_and_versioned() {
     assert_eq!(
         rejection(&host, &unmarked),
         ValidationError::MissingExport {
-            name: "claimsmith_rule_abi_v1"
+            name: "claimsmith_rule_abi_v2"
         }
     );
-    let future = wat(&source.replace("claimsmith_rule_abi_v1", "claimsmith_rule_abi_v2"));
-    expect![[r#"module was built for rule ABI "2"; this host supports "1""#]]
+    let future = wat(&source.replace("claimsmith_rule_abi_v1", "claimsmith_rule_abi_v3"));
+    expect![[r#"module was built for rule ABI "3"; this host supports "1, 2""#]]
         .assert_eq(&rejection(&host, &future).to_string());
+    let limits = RuleLimits::default();
+    assert_eq!(host.load(&wat(&source), &limits).unwrap().abi_version(), 1);
+    let v2 = wat(&source.replace("claimsmith_rule_abi_v1", "claimsmith_rule_abi_v2"));
+    assert_eq!(host.load(&v2, &limits).unwrap().abi_version(), 2);
+}
+
+/// A version-1 module still receives plain JSON; a version-2 module receives the same JSON
+/// after its 4-byte length, followed by the member table. Each rule logs 9 input bytes from
+/// where its version's JSON starts.
+#[test]
+fn each_abi_version_receives_its_own_encoding() {
+    let host = host();
+    let limits = RuleLimits::default();
+    let logging_from = |offset: u32| {
+        rule_wat(
+            &format!(
+                "(call $log (i32.add (local.get $ptr) (i32.const {offset})) (i32.const 9)) (call $out)"
+            ),
+            b"{}",
+            "",
+        )
+    };
+    let v1 = wat(&logging_from(0));
+    let v2 = wat(&logging_from(4).replace("claimsmith_rule_abi_v1", "claimsmith_rule_abi_v2"));
+    let mut input = RuleInput::default();
+    input.user.user_id = "u".into();
+    for (wasm, version) in [(v1, 1), (v2, 2)] {
+        let rules = chain_of(&host, "logger", &wasm, &limits);
+        let chain = host.run_chain(&rules, &input, &limits).unwrap();
+        assert_eq!(chain.runs[0].log, [r#"{"user":{"#], "version {version}");
+    }
+    let encoded = rules_abi::members::encode(&input).unwrap();
+    let (document, table) = rules_abi::members::decode(&encoded).unwrap();
+    assert_eq!(document, serde_json::to_vec(&input).unwrap());
+    assert!(table.iter().any(|member| member.key == "user_id"));
 }
 
 #[test]
