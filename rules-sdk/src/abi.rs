@@ -62,8 +62,9 @@ pub fn alloc(len: i32) -> i32 {
 /// `ptr..ptr + len` must be the initialised bytes of a buffer returned by [`alloc`]`(len)`,
 /// as the host guarantees.
 pub unsafe fn on_token(ptr: i32, len: i32, rule: Rule) -> i64 {
-    // SAFETY: guaranteed by the caller (the host wrote exactly `len` bytes there).
-    let input =
+    // SAFETY: guaranteed by the caller (the host wrote exactly `len` bytes there). The buffer
+    // was leaked by `alloc`, so it lives as long as the instance: `'static` here.
+    let input: &'static [u8] =
         unsafe { std::slice::from_raw_parts(ptr as usize as *const u8, len.max(0) as usize) };
     let output = crate::dispatch::dispatch(input, rule).leak();
     rules_abi::pack_output(output.as_ptr() as usize as u32, output.len() as u32)

@@ -10,18 +10,20 @@ use crate::{Event, Lazy};
 #[derive(Debug, Clone)]
 pub struct Api {
     outcome: RuleOutcome,
-    /// The event's scope, decoded only if the rule reads or changes the scope.
-    granted_scope: Lazy<Vec<String>>,
-    protocol: Lazy<Protocol>,
+    /// The event's scope, decoded only if the rule reads or changes the scope, and then once
+    /// for the rule and the `Api` alike.
+    granted_scope: &'static Lazy<Vec<String>>,
+    protocol: &'static Lazy<Protocol>,
 }
 
 impl Api {
-    /// An `Api` for `event`, changing nothing yet.
-    pub fn new(event: &Event) -> Api {
+    /// An `Api` for `event`, changing nothing yet. The event lives as long as the call's
+    /// instance (nothing is freed in an instance thrown away after one call).
+    pub fn new(event: &'static Event) -> Api {
         Api {
             outcome: RuleOutcome::default(),
-            granted_scope: event.context.scope.clone(),
-            protocol: event.context.protocol.clone(),
+            granted_scope: &event.context.scope,
+            protocol: &event.context.protocol,
         }
     }
 
@@ -94,7 +96,7 @@ impl AccessTokenApi<'_> {
     pub fn scope(&self) -> &[String] {
         match &self.api.outcome.access_token_scope {
             Some(changed) => changed,
-            None => &self.api.granted_scope,
+            None => self.api.granted_scope,
         }
     }
 
@@ -121,7 +123,7 @@ impl AccessTokenApi<'_> {
 
     /// The scope this rule is changing, started from the event's on the first change.
     fn changed(&mut self) -> &mut Vec<String> {
-        let granted = &self.api.granted_scope;
+        let granted = self.api.granted_scope;
         self.api
             .outcome
             .access_token_scope

@@ -6,7 +6,6 @@
 //! object and nothing else.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 use rules_abi::members::{self, MemberError, Object};
 use rules_abi::{
@@ -14,6 +13,7 @@ use rules_abi::{
     RuleInput, Sso, Stats,
 };
 
+use crate::Configuration;
 use crate::lazy::{Input, Lazy, Source};
 
 /// Declares a view of one object of the event: a [`Lazy`] per member, found in the table by
@@ -34,11 +34,11 @@ macro_rules! view {
         }
 
         impl $view {
-            fn new(input: &Rc<Input>) -> $view {
+            fn new(input: &'static Input) -> $view {
                 $view {
                     $( $field: Lazy::new(
                         concat!($prefix, ".", $key),
-                        Source { input: Rc::clone(input), object: Object::$object, key: $key },
+                        Source { input, object: Object::$object, key: $key },
                     ), )*
                 }
             }
@@ -128,7 +128,7 @@ pub struct Event {
     /// The issuance: protocol, client, request and the claims set so far.
     pub context: ContextView,
     /// The tenant's rule configuration (Auth0's `configuration` global).
-    pub configuration: Lazy<BTreeMap<String, String>>,
+    pub configuration: Configuration,
     /// The host's clock in milliseconds since the Unix epoch (rules have no clock import).
     pub now: Lazy<u64>,
     /// A fresh random value per call (rules have no entropy import).
@@ -139,21 +139,21 @@ impl Event {
     /// Reads an ABI version 2 input. Only the table is checked here; each member is found and
     /// decoded when it is first read. Members this SDK does not know (the host is newer) are
     /// never looked at.
-    pub(crate) fn from_input(input: &[u8]) -> Result<Event, MemberError> {
+    pub(crate) fn from_input(input: &'static [u8]) -> Result<Event, MemberError> {
         let index = members::Index::new(input)?;
-        let input = Rc::new(Input {
-            bytes: input.into(),
+        let input: &'static Input = Box::leak(Box::new(Input {
+            bytes: input,
             index,
-        });
+        }));
         let member = |key| Source {
-            input: Rc::clone(&input),
+            input,
             object: Object::Event,
             key,
         };
         Ok(Event {
-            user: UserView::new(&input),
-            context: ContextView::new(&input),
-            configuration: Lazy::new("configuration", member("configuration")),
+            user: UserView::new(input),
+            context: ContextView::new(input),
+            configuration: Configuration::new(input, member("configuration")),
             now: Lazy::new("now", member("now")),
             seed: Lazy::new("seed", member("seed")),
         })
@@ -165,7 +165,7 @@ impl Event {
         RuleInput {
             user: self.user.decode_all(),
             context: self.context.decode_all(),
-            configuration: Lazy::force(&self.configuration).clone(),
+            configuration: self.configuration.to_map(),
             now: *Lazy::force(&self.now),
             seed: *Lazy::force(&self.seed),
         }
@@ -178,6 +178,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn leak(input: Vec<u8>) -> &'static [u8] {
+        Box::leak(input.into_boxed_slice())
+    }
 
     /// Every member of every object set to something other than its default, so a JSON name
     /// the view spells differently from `rules_abi` loses a value and fails the comparison.
@@ -217,7 +221,7 @@ mod tests {
     #[test]
     fn every_member_reads_back_as_the_host_sent_it() {
         let input = everything();
-        let event = Event::from_input(&members::encode(&input).unwrap()).unwrap();
+        let event = Event::from_input(leak(members::encode(&input).unwrap())).unwrap();
         assert_eq!(event.decode_all(), input);
         assert_eq!(
             serde_json::to_value(event.decode_all()).unwrap(),
@@ -229,7 +233,7 @@ mod tests {
 
     #[test]
     fn members_a_rule_does_not_read_are_never_decoded() {
-        let event = Event::from_input(&members::encode(&everything()).unwrap()).unwrap();
+        let event = Event::from_input(leak(members::encode(&everything()).unwrap())).unwrap();
         assert_eq!(event.context.authorization.roles, ["editor"]);
         assert!(Lazy::is_decoded(&event.context.authorization));
         assert!(!Lazy::is_decoded(&event.user.app_metadata));
@@ -239,7 +243,7 @@ mod tests {
     #[test]
     fn members_from_a_newer_host_are_ignored_and_left_out_ones_are_defaults() {
         let document = br#"{"user":{"user_id":"u","future":{"x":1}},"context":{"scope":["openid"],"later":2},"newer":true}"#;
-        let event = Event::from_input(&members::encode_document(document).unwrap()).unwrap();
+        let event = Event::from_input(leak(members::encode_document(document).unwrap())).unwrap();
         assert_eq!(*event.user.user_id, "u");
         assert_eq!(event.context.scope, vec!["openid".to_owned()]);
         assert_eq!(event.context.protocol, Protocol::default());

@@ -3,7 +3,6 @@
 use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::ops::Deref;
-use std::rc::Rc;
 
 use rules_abi::members::{self, Object};
 use serde::de::DeserializeOwned;
@@ -26,18 +25,25 @@ fn note_unreadable(member: &str, error: &serde_json::Error) {
     });
 }
 
-/// The call's input: the JSON document and the table of where its members lie. Shared by
-/// every [`Lazy`] of the event, each of which looks its member up on first use, so members a
-/// rule never reads cost nothing at all.
+/// The call's input and the index of where its members lie. Shared by every [`Lazy`] of the
+/// event, each of which looks its member up on first use, so members a rule never reads cost
+/// nothing at all.
+///
+/// It lives as long as the instance: a rule call's instance is thrown away after the call, so
+/// nothing is ever freed there, and sharing by plain reference spares every member a count.
 pub(crate) struct Input {
-    pub(crate) bytes: Box<[u8]>,
+    pub(crate) bytes: &'static [u8],
     pub(crate) index: members::Index,
+}
+
+pub(crate) fn note_unreadable_setting(name: &str, error: &serde_json::Error) {
+    note_unreadable(&format!("configuration.{name}"), error);
 }
 
 /// Which member a [`Lazy`] is, and the input to find it in.
 #[derive(Clone)]
 pub(crate) struct Source {
-    pub(crate) input: Rc<Input>,
+    pub(crate) input: &'static Input,
     pub(crate) object: Object,
     pub(crate) key: &'static str,
 }
@@ -47,7 +53,7 @@ impl Source {
     fn json(&self) -> Option<&[u8]> {
         self.input
             .index
-            .find(&self.input.bytes, self.object, self.key)
+            .find(self.input.bytes, self.object, self.key)
     }
 }
 

@@ -41,6 +41,7 @@
 //! `crate-type = ["cdylib"]` library; try it with the `rule-runner` binary.
 
 mod api;
+mod configuration;
 mod dispatch;
 mod event;
 mod export;
@@ -52,6 +53,7 @@ pub mod testing;
 pub mod abi;
 
 pub use api::{AccessApi, AccessTokenApi, Api, IdTokenApi, RedirectApi, RefreshTokenApi, UserApi};
+pub use configuration::Configuration;
 pub use event::{ContextView, Event, UserView};
 pub use lazy::Lazy;
 pub use rules_abi::{

@@ -33,8 +33,14 @@ pub(crate) fn capture_log(line: &str) {
 /// in a test, that is the failure to see.
 pub fn run(rule: Rule, event: &RuleInput) -> TestRun {
     LOG.with(|log| log.borrow_mut().clear());
-    let input = rules_abi::members::encode(event).expect("events serialize");
-    let output = crate::dispatch::dispatch(&input, rule);
+    // Leaked, as in a rule module, where the instance is thrown away after the call: a few KB
+    // per run of a test.
+    let input = Box::leak(
+        rules_abi::members::encode(event)
+            .expect("events serialize")
+            .into_boxed_slice(),
+    );
+    let output = crate::dispatch::dispatch(input, rule);
     let outcome = decode_outcome(&output, OUTPUT_BYTES)
         .unwrap_or_else(|error| panic!("the host would refuse this outcome: {error}"));
     let log = LOG.with(|log| std::mem::take(&mut *log.borrow_mut()));
@@ -179,9 +185,10 @@ mod tests {
             .position(|window| window == br#"["gold"]"#)
             .unwrap();
         input[at..at + 8].copy_from_slice(br#"{"gold"]"#);
+        let input: &'static [u8] = Box::leak(input.into_boxed_slice());
 
         let outcome = decode_outcome(
-            &crate::dispatch::dispatch(&input, reads_metadata),
+            &crate::dispatch::dispatch(input, reads_metadata),
             OUTPUT_BYTES,
         )
         .unwrap();
@@ -196,7 +203,7 @@ mod tests {
 
         // A rule that never reads the damaged member is not refused for it.
         let outcome = decode_outcome(
-            &crate::dispatch::dispatch(&input, reads_the_protocol),
+            &crate::dispatch::dispatch(input, reads_the_protocol),
             OUTPUT_BYTES,
         )
         .unwrap();
@@ -210,8 +217,9 @@ mod tests {
     #[test]
     fn an_abi_v1_input_is_refused_not_misread() {
         let json = serde_json::to_vec(&event(Protocol::OAuth2Password)).unwrap();
+        let json: &'static [u8] = Box::leak(json.into_boxed_slice());
         let outcome =
-            decode_outcome(&crate::dispatch::dispatch(&json, everything), OUTPUT_BYTES).unwrap();
+            decode_outcome(&crate::dispatch::dispatch(json, everything), OUTPUT_BYTES).unwrap();
         let deny = outcome.deny.expect("a refusal");
         assert!(
             deny.description.contains("malformed ABI v2 input"),

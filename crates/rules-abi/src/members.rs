@@ -1,5 +1,6 @@
 //! ABI version 2's input: the version-1 JSON document followed by a table that locates each
-//! member of the event, of its `user` and of its `context` in that document.
+//! member of the event, of its `configuration`, of its `context` and of its `user` in that
+//! document.
 //!
 //! Why: in version 1 a Rust rule parsed the whole ~1 KB event before running, and that parse
 //! was 60,000 of the 80,000–98,000 fuel units a typical rule used; merely scanning the JSON
@@ -12,20 +13,23 @@
 //! ```text
 //! document length D, then D bytes: the event as compact JSON, exactly version 1's input
 //! entry count N, then N entries, each:
-//!     object  (u8: 0 the event, 1 its `user`, 2 its `context`)
-//!     key length K (u8), then K bytes of key (UTF-8, the member's JSON name)
+//!     object  (u8: 0 the event, 1 its `user`, 2 its `context`, 3 its `configuration`)
+//!     key length K (u8), then K bytes of key (UTF-8, the member's name, unescaped)
 //!     value start (offset into the document), value length
 //! ```
 //!
 //! A reader ignores objects and keys it does not know (the host may add members), and treats
 //! a member that is not listed as absent (the host leaves defaults out, as in version 1).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use serde_json::value::RawValue;
 
 use crate::RuleInput;
+
+mod recorder;
 
 /// The objects whose members the table lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,8 @@ pub enum Object {
     User,
     /// `event.context`.
     Context,
+    /// `event.configuration`: one entry per setting, so a rule decodes only those it reads.
+    Configuration,
 }
 
 impl Object {
@@ -44,6 +50,7 @@ impl Object {
             Object::Event => 0,
             Object::User => 1,
             Object::Context => 2,
+            Object::Configuration => 3,
         }
     }
 
@@ -52,6 +59,7 @@ impl Object {
             0 => Some(Object::Event),
             1 => Some(Object::User),
             2 => Some(Object::Context),
+            3 => Some(Object::Configuration),
             _ => None,
         }
     }
@@ -81,45 +89,90 @@ impl std::fmt::Display for MemberError {
 
 impl std::error::Error for MemberError {}
 
-/// Encodes `input` for a version-2 module.
+/// Encodes `input` for a version-2 module: the JSON is written once, and the table from what
+/// was noted while writing it.
 pub fn encode(input: &RuleInput) -> serde_json::Result<Vec<u8>> {
-    encode_document(&serde_json::to_vec(input)?)
+    let mut out = Vec::with_capacity(4096);
+    // The document's length goes here once it is known.
+    out.extend_from_slice(&[0; 4]);
+    let found = recorder::record(input, &mut out)?;
+    let document_len = out.len() - 4;
+    out[..4].copy_from_slice(&len_u32(document_len).to_le_bytes());
+    write_table(
+        &mut out,
+        found
+            .iter()
+            .map(|(object, key, value)| (*object, key.as_ref(), value.start - 4, value.len())),
+    )?;
+    Ok(out)
 }
 
-/// Encodes an event already written as JSON (one object, with `user` and `context` objects
-/// if present): a table is built for whatever members it has, known or not.
+/// Encodes an event already written as JSON (one object, with `user`, `context` and
+/// `configuration` objects if present): a table is built for whatever members it has, known or
+/// not, by scanning the JSON. Entries come in the order a rule most often looks them up: the
+/// event's own members and settings first, then the context, then the user.
 pub fn encode_document(document: &[u8]) -> serde_json::Result<Vec<u8>> {
-    let mut entries = Vec::with_capacity(48);
     let event: BTreeMap<&str, &RawValue> = serde_json::from_slice(document)?;
-    for (object, key) in [(Object::User, "user"), (Object::Context, "context")] {
-        if let Some(value) = event.get(key) {
-            let members: BTreeMap<&str, &RawValue> = serde_json::from_str(value.get())?;
-            entries.extend(members.into_iter().map(|(key, value)| (object, key, value)));
-        }
-    }
+    let mut entries: Vec<(Object, Cow<'_, str>, &RawValue)> = Vec::with_capacity(48);
     entries.extend(
         event
-            .into_iter()
-            .map(|(key, value)| (Object::Event, key, value)),
+            .iter()
+            .map(|(key, value)| (Object::Event, Cow::Borrowed(*key), *value)),
     );
-
-    let keys: usize = entries.iter().map(|(_, key, _)| key.len() + 10).sum();
-    let mut out = Vec::with_capacity(8 + document.len() + keys);
-    push_u32(&mut out, document.len());
+    if let Some(value) = event.get("configuration") {
+        // Setting names are the tenant's: read them unescaped, whatever they hold.
+        let settings: BTreeMap<String, &RawValue> = serde_json::from_str(value.get())?;
+        entries.extend(
+            settings
+                .into_iter()
+                .map(|(key, value)| (Object::Configuration, Cow::Owned(key), value)),
+        );
+    }
+    for (object, key) in [(Object::Context, "context"), (Object::User, "user")] {
+        if let Some(value) = event.get(key) {
+            let members: BTreeMap<&str, &RawValue> = serde_json::from_str(value.get())?;
+            entries.extend(
+                members
+                    .into_iter()
+                    .map(|(key, value)| (object, Cow::Borrowed(key), value)),
+            );
+        }
+    }
+    let mut out = Vec::with_capacity(8 + document.len() + 20 * entries.len());
+    out.extend_from_slice(&len_u32(document.len()).to_le_bytes());
     out.extend_from_slice(document);
-    push_u32(&mut out, entries.len());
-    for (object, key, value) in entries {
+    write_table(
+        &mut out,
+        entries.iter().map(|(object, key, value)| {
+            // The value is a slice of `document`: its offset is the distance between the two.
+            let start = value.get().as_ptr() as usize - document.as_ptr() as usize;
+            (*object, key.as_ref(), start, value.get().len())
+        }),
+    )?;
+    Ok(out)
+}
+
+/// Appends the table: the entry count, then each entry.
+fn write_table<'a>(
+    out: &mut Vec<u8>,
+    entries: impl ExactSizeIterator<Item = (Object, &'a str, usize, usize)>,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(&len_u32(entries.len()).to_le_bytes());
+    for (object, key, start, len) in entries {
         let key_len = u8::try_from(key.len())
             .map_err(|_| serde::ser::Error::custom(format!("member name {key:?} is too long")))?;
         out.push(object.code());
         out.push(key_len);
         out.extend_from_slice(key.as_bytes());
-        // The value is a slice of `document`: its offset is the distance between the two.
-        let start = value.get().as_ptr() as usize - document.as_ptr() as usize;
-        push_u32(&mut out, start);
-        push_u32(&mut out, value.get().len());
+        out.extend_from_slice(&len_u32(start).to_le_bytes());
+        out.extend_from_slice(&len_u32(len).to_le_bytes());
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Inputs are capped far below 4 GiB (the host's input limit), so this never saturates.
+fn len_u32(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
 }
 
 /// Splits a version-2 input into its JSON document and its table, checking every bound.
@@ -192,6 +245,25 @@ impl Index {
         Ok(Index { document, entries })
     }
 
+    /// Every member of `object` in `input` (the input this index was made from): its name's
+    /// bytes and its JSON.
+    pub fn members<'a>(
+        &self,
+        input: &'a [u8],
+        object: Object,
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        let code = object.code();
+        self.entries
+            .iter()
+            .filter(move |entry| entry.object == code)
+            .filter_map(move |entry| {
+                Some((
+                    input.get(entry.key.clone())?,
+                    input.get(entry.value.clone())?,
+                ))
+            })
+    }
+
     /// The JSON of `object`'s member `key` in `input` (the input this index was made from);
     /// `None` if the host left it out.
     pub fn find<'a>(&self, input: &'a [u8], object: Object, key: &str) -> Option<&'a [u8]> {
@@ -203,12 +275,6 @@ impl Index {
         })?;
         input.get(entry.value.clone())
     }
-}
-
-fn push_u32(out: &mut Vec<u8>, value: usize) {
-    // Inputs are capped far below 4 GiB (the host's input limit), so this never saturates.
-    let value = u32::try_from(value).unwrap_or(u32::MAX);
-    out.extend_from_slice(&value.to_le_bytes());
 }
 
 /// The little-endian `u32` at `at`, if the input holds one there.

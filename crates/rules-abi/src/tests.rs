@@ -338,6 +338,7 @@ fn v2_input_is_the_v1_json_and_a_table_of_its_members() {
     let mut input = RuleInput::default();
     input.user.user_id = "u".into();
     input.context.scope = vec!["openid".into()];
+    input.configuration.insert("KEY".into(), "value".into());
     input.now = 5;
     let encoded = members::encode(&input).unwrap();
     let (document, table) = members::decode(&encoded).unwrap();
@@ -355,24 +356,60 @@ fn v2_input_is_the_v1_json_and_a_table_of_its_members() {
         .collect();
     expect![[r#"
         [
-            "User user_id = \"u\"",
-            "Context authorization = {\"roles\":[]}",
+            "Event user = {\"user_id\":\"u\"}",
+            "Event context = {\"tenant\":\"\",\"protocol\":\"oidc-basic-profile\",\"clientID\":\"\",\"clientName\":\"\",\"connection\":\"\",\"connectionStrategy\":\"\",\"request\":{},\"stats\":{\"loginsCount\":0},\"authorization\":{\"roles\":[]},\"scope\":[\"openid\"]}",
+            "Event configuration = {\"KEY\":\"value\"}",
+            "Event now = 5",
+            "Event seed = 0",
+            "Configuration KEY = \"value\"",
+            "Context tenant = \"\"",
+            "Context protocol = \"oidc-basic-profile\"",
             "Context clientID = \"\"",
             "Context clientName = \"\"",
             "Context connection = \"\"",
             "Context connectionStrategy = \"\"",
-            "Context protocol = \"oidc-basic-profile\"",
             "Context request = {}",
-            "Context scope = [\"openid\"]",
             "Context stats = {\"loginsCount\":0}",
-            "Context tenant = \"\"",
-            "Event context = {\"tenant\":\"\",\"protocol\":\"oidc-basic-profile\",\"clientID\":\"\",\"clientName\":\"\",\"connection\":\"\",\"connectionStrategy\":\"\",\"request\":{},\"stats\":{\"loginsCount\":0},\"authorization\":{\"roles\":[]},\"scope\":[\"openid\"]}",
-            "Event now = 5",
-            "Event seed = 0",
-            "Event user = {\"user_id\":\"u\"}",
+            "Context authorization = {\"roles\":[]}",
+            "Context scope = [\"openid\"]",
+            "User user_id = \"u\"",
         ]
     "#]]
     .assert_debug_eq(&listed);
+}
+
+/// The host's one-pass encoder and the scan of written JSON find the same members, and the
+/// document is `serde_json`'s, escapes and all.
+#[test]
+fn recording_while_writing_finds_what_a_scan_finds() {
+    let mut input = sample_input();
+    input
+        .configuration
+        .insert("QUOTE\"D".into(), "a \"b\" \\ \u{e9}".into());
+    input.configuration.insert("PLAIN".into(), "x".into());
+    let recorded = members::encode(&input).unwrap();
+    let scanned = members::encode_document(&serde_json::to_vec(&input).unwrap()).unwrap();
+    let listing = |encoded: &[u8]| {
+        let (document, table) = members::decode(encoded).unwrap();
+        let mut listed: Vec<(String, String, Vec<u8>)> = table
+            .iter()
+            .map(|m| {
+                let value = document[m.start..m.start + m.len].to_vec();
+                (format!("{:?}", m.object), m.key.to_owned(), value)
+            })
+            .collect();
+        listed.sort();
+        (document.to_vec(), listed)
+    };
+    let (recorded_document, recorded_members) = listing(&recorded);
+    let (scanned_document, scanned_members) = listing(&scanned);
+    assert_eq!(recorded_document, scanned_document);
+    assert_eq!(recorded_members, scanned_members);
+    assert!(
+        recorded_members
+            .iter()
+            .any(|(object, key, _)| object == "Some(Configuration)" && key == "QUOTE\"D")
+    );
 }
 
 #[test]

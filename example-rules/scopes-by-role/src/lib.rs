@@ -6,7 +6,7 @@
 //! (`openid profile email address phone offline_access`) are never removed. It only narrows:
 //! a scope that was not granted is never added. Without configuration, API scopes are removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rules_sdk::{Api, Event, export_rule, log, serde_json};
 
@@ -33,7 +33,8 @@ fn on_token(event: &Event, api: &mut Api) {
         }
         None => BTreeMap::new(),
     };
-    let allowed: BTreeSet<&str> = event
+    // A few dozen entries at most: a list searched in order costs less than building a set.
+    let allowed: Vec<&str> = event
         .context
         .authorization
         .roles
@@ -46,7 +47,7 @@ fn on_token(event: &Event, api: &mut Api) {
     let granted = &event.context.scope;
     let narrowed: Vec<&String> = granted
         .iter()
-        .filter(|scope| allowed.contains(scope.as_str()))
+        .filter(|scope| allowed.contains(&scope.as_str()))
         .collect();
     if narrowed.len() != granted.len() {
         log!(
