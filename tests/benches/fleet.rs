@@ -19,12 +19,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use claimsmith_tests::load::{
-    Figures, PASSWORD_GRANT, SECRET, figures, refresh_tenant, signing_cost,
-};
+use claimsmith_tests::load::{refresh_load, refresh_tenant, signing_cost};
 use claimsmith_tests::postgres_url;
-use claimsmith_tests::process::{Process, deployment_dir};
-use serde_json::Value;
+use claimsmith_tests::process::{Process, cpu_seconds, deployment_dir};
 
 const OPERATOR_TOKEN: &str = "fleet-bench-operator-token-0123456789-0123";
 
@@ -33,27 +30,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
-}
-
-/// Seconds of CPU (user and system) process `pid` has used, from `/proc` (in clock ticks of
-/// 1/100 s, Linux's `USER_HZ`).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // The command name may hold spaces: the fields start after its closing parenthesis.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// CPU seconds of every PostgreSQL process of this machine.
@@ -120,64 +96,6 @@ async fn counters(http: &reqwest::Client, nodes: &[Process]) -> Counters {
     total
 }
 
-async fn token(http: &reqwest::Client, node: &str, params: &[(&str, &str)]) -> (Value, Duration) {
-    let started = Instant::now();
-    let response = http
-        .post(format!("{node}/t/es/oauth/token"))
-        .form(params)
-        .send()
-        .await
-        .expect("the node answers");
-    let status = response.status();
-    let body: Value = response.json().await.expect("JSON");
-    assert_eq!(status, 200, "{body}");
-    (body, started.elapsed())
-}
-
-async fn login(http: &reqwest::Client, node: &str) -> String {
-    let (body, _) = token(http, node, PASSWORD_GRANT).await;
-    body["refresh_token"]
-        .as_str()
-        .expect("a refresh token")
-        .to_owned()
-}
-
-/// `clients` chains, spread round-robin over `nodes`, each rotating `per_client` times.
-async fn refresh_load(
-    http: &reqwest::Client,
-    nodes: &[Process],
-    clients: usize,
-    per_client: usize,
-) -> Figures {
-    let mut chains = Vec::new();
-    for n in 0..clients {
-        let node = nodes[n % nodes.len()].addr.clone();
-        chains.push((login(http, &node).await, node));
-    }
-    let started = Instant::now();
-    let mut workers = tokio::task::JoinSet::new();
-    for (mut refresh_token, node) in chains {
-        let http = http.clone();
-        workers.spawn(async move {
-            let mut samples = Vec::with_capacity(per_client);
-            for _ in 0..per_client {
-                let params = [
-                    ("grant_type", "refresh_token"),
-                    ("client_id", "load"),
-                    ("client_secret", SECRET),
-                    ("refresh_token", refresh_token.as_str()),
-                ];
-                let (body, took) = token(&http, &node, &params).await;
-                refresh_token = body["refresh_token"].as_str().expect("rotated").to_owned();
-                samples.push(took);
-            }
-            samples
-        });
-    }
-    let samples = workers.join_all().await.into_iter().flatten().collect();
-    figures(samples, started.elapsed())
-}
-
 /// One deployment under load.
 struct Scenario<'a> {
     name: &'a str,
@@ -223,12 +141,13 @@ async fn run(
         .collect();
     let http = claimsmith_tests::http();
     // Warm up: compiled rules, connection pools, the database's caches.
-    refresh_load(&http, &nodes, 4, 50).await;
+    let addrs: Vec<String> = nodes.iter().map(|node| node.addr.clone()).collect();
+    refresh_load(&http, &addrs, 4, 50).await;
 
     let before = counters(&http, &nodes).await;
     let node_cpu = || nodes.iter().map(|n| cpu_seconds(n.child.id())).sum::<f64>();
     let (cpu_before, db_before) = (node_cpu(), postgres_cpu_seconds());
-    let figures = refresh_load(&http, &nodes, clients, per_client).await;
+    let figures = refresh_load(&http, &addrs, clients, per_client).await;
     let (cpu_after, db_after) = (node_cpu(), postgres_cpu_seconds());
     let after = counters(&http, &nodes).await;
     // The logins of the measured run are in the window too: count them as requests.

@@ -15,7 +15,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use claimsmith_tests::load::{
-    API, Figures, PASSWORD_GRANT, SECRET, figures, refresh_tenant as tenant,
+    CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, SECRET, figures, refresh_tenant as tenant,
     signing_cost as signing_floor,
 };
 use claimsmith_tests::server::{Reply, TestServer};
@@ -110,13 +110,6 @@ async fn simple_load(
     gather(workers, started).await
 }
 
-const CLIENT_CREDENTIALS: &[(&str, &str)] = &[
-    ("grant_type", "client_credentials"),
-    ("client_id", "load"),
-    ("client_secret", SECRET),
-    ("audience", API),
-];
-
 fn main() {
     let clients: usize = std::env::var("LOAD_CLIENTS")
         .ok()
@@ -154,8 +147,14 @@ fn main() {
             if only_refresh {
                 return;
             }
-            let figures =
-                simple_load(&server, tenant, clients, per_client, CLIENT_CREDENTIALS).await;
+            let figures = simple_load(
+                &server,
+                tenant,
+                clients,
+                per_client,
+                CLIENT_CREDENTIALS_GRANT,
+            )
+            .await;
             row(&format!("client_credentials, {alg}"), clients, &figures);
             let figures = simple_load(&server, tenant, 8, 10, PASSWORD_GRANT).await;
             row(

@@ -105,3 +105,101 @@ pub const PASSWORD_GRANT: &[(&str, &str)] = &[
     ("audience", API),
     ("scope", "openid offline_access read:reports"),
 ];
+
+/// A token request to the load tenant `es` at `node`, which must succeed; its answer and
+/// how long it took.
+pub async fn token(
+    http: &reqwest::Client,
+    node: &str,
+    params: &[(&str, &str)],
+) -> (serde_json::Value, Duration) {
+    let started = Instant::now();
+    let response = http
+        .post(format!("{node}/t/es/oauth/token"))
+        .form(params)
+        .send()
+        .await
+        .expect("the node answers");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(status, 200, "{body}");
+    (body, started.elapsed())
+}
+
+/// A refresh token from a password grant: the start of a chain.
+pub async fn login(http: &reqwest::Client, node: &str) -> String {
+    let (body, _) = token(http, node, PASSWORD_GRANT).await;
+    body["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_owned()
+}
+
+/// `clients` chains, spread round-robin over `nodes`, each rotating `per_client` times: every
+/// request presents the token the previous answer returned.
+pub async fn refresh_load(
+    http: &reqwest::Client,
+    nodes: &[String],
+    clients: usize,
+    per_client: usize,
+) -> Figures {
+    let mut chains = Vec::new();
+    for n in 0..clients {
+        let node = nodes[n % nodes.len()].clone();
+        chains.push((login(http, &node).await, node));
+    }
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for (mut refresh_token, node) in chains {
+        let http = http.clone();
+        workers.spawn(async move {
+            let mut samples = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                let params = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "load"),
+                    ("client_secret", SECRET),
+                    ("refresh_token", refresh_token.as_str()),
+                ];
+                let (body, took) = token(&http, &node, &params).await;
+                refresh_token = body["refresh_token"].as_str().expect("rotated").to_owned();
+                samples.push(took);
+            }
+            samples
+        });
+    }
+    let samples = workers.join_all().await.into_iter().flatten().collect();
+    figures(samples, started.elapsed())
+}
+
+/// `clients` clients each sending the same grant `per_client` times, one request at a time.
+pub async fn repeat_load(
+    http: &reqwest::Client,
+    node: &str,
+    params: &'static [(&'static str, &'static str)],
+    clients: usize,
+    per_client: usize,
+) -> Figures {
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (http, node) = (http.clone(), node.to_owned());
+        workers.spawn(async move {
+            let mut samples = Vec::with_capacity(per_client);
+            for _ in 0..per_client {
+                samples.push(token(&http, &node, params).await.1);
+            }
+            samples
+        });
+    }
+    let samples = workers.join_all().await.into_iter().flatten().collect();
+    figures(samples, started.elapsed())
+}
+
+/// A client-credentials grant of the load client for the load API.
+pub const CLIENT_CREDENTIALS_GRANT: &[(&str, &str)] = &[
+    ("grant_type", "client_credentials"),
+    ("client_id", "load"),
+    ("client_secret", SECRET),
+    ("audience", API),
+];

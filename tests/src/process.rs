@@ -123,3 +123,24 @@ pub fn deployment_dir(seed: &str, base: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("seed.toml"), seed.replace("{base}", base)).expect("seed");
     dir
 }
+
+/// Seconds of CPU (user and system) process `pid` has used, from `/proc` (in clock ticks of
+/// 1/100 s, Linux's `USER_HZ`).
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}

@@ -1,12 +1,13 @@
 //! `cargo xtask demo | test | bench`: the project's commands, in Rust so they run wherever
 //! cargo does.
 
+mod compare;
 mod demo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | fuzz>
+const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | compare REV | fuzz>
   demo        build the example rules and the server, start it (data in
               target/demo-data), create the demo tenant through the operator API and
               deploy the example rules through the management API (first run only);
@@ -15,6 +16,9 @@ const USAGE: &str = "usage: cargo xtask <demo | rules-demo | test | bench | fuzz
   test        the whole test suite: the workspace and the example rules' own unit tests
   bench       rule-call, token-endpoint, tenant-fairness, storage, many-tenants and
               fleet (server processes on sled and PostgreSQL) benchmarks (release build)
+  compare REV this tree's server against the one at git revision REV, back to back, in
+              processes of their own: req/s, latency and server CPU per grant (the
+              baseline is built once in target/baseline/)
   fuzz        each fuzz target for FUZZ_SECONDS (default 60) with cargo-fuzz and libFuzzer
               (`cargo install cargo-fuzz` once; runs on the stable toolchain)";
 
@@ -119,6 +123,9 @@ fn main() -> ExitCode {
             ],
         ],
         Some("fuzz") => return fuzz(&workspace_root()),
+        Some("compare") => {
+            return compare::run(&workspace_root(), std::env::args().nth(2).as_deref());
+        }
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -161,7 +168,7 @@ const FUZZ_TARGETS: &[&str] = &["rule_outcome", "token_request", "seed", "wasm_u
 fn fuzz(root: &Path) -> ExitCode {
     let seconds = std::env::var("FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
     for target in FUZZ_TARGETS {
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        let status = Command::new(cargo_program())
             .args(["fuzz", "run", target, "--"])
             .arg(format!("-max_total_time={seconds}"))
             .arg("-rss_limit_mb=4096")
@@ -189,9 +196,13 @@ fn fuzz(root: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The cargo that runs this xtask.
+fn cargo_program() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
 fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
+    let status = Command::new(cargo_program())
         .args(args)
         .current_dir(root)
         .status()

@@ -1,0 +1,183 @@
+//! This tree's server against another build of it (by default main's, built by
+//! `cargo xtask compare <rev>`), back to back, each in a process of its own on a fresh sled
+//! directory, this process only generating load.
+//!
+//! Per binary and grant: req/s, p50, p99, and the server's CPU per request from its `/proc`
+//! counters over the measured window, also as a multiple of the request's signing cost (ES256,
+//! measured in the same run: a refresh or password grant signs two tokens, a
+//! client-credentials grant one). The grants: refresh (32 clients on rotating chains, the
+//! add-roles, client-metadata-claims and scopes-by-role rules), client_credentials (32
+//! clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
+//! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both.
+//!
+//! `BASELINE_BINARY` is the other binary, `BASELINE_RULES` the directory of the example-rule
+//! modules built with its SDK (`add_roles.wasm`, ...; an older server may not run this tree's
+//! modules), `BASELINE_NAME` its name in the table. `LOAD_CLIENTS`, `LOAD_REQUESTS` (per
+//! client, default 300) change the size.
+
+use std::path::{Path, PathBuf};
+
+use claimsmith_tests::load::{
+    CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, refresh_load, refresh_tenant, repeat_load,
+    signing_cost,
+};
+use claimsmith_tests::process::{Process, cpu_seconds, deployment_dir};
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A build of the server under comparison.
+struct Build {
+    name: String,
+    binary: PathBuf,
+    /// Where its example-rule modules are; `None`: this tree's.
+    rules: Option<PathBuf>,
+}
+
+/// Starts one node of `build` on a fresh sled directory.
+fn start(build: &Build) -> (tempfile::TempDir, Process) {
+    let dir = deployment_dir(&refresh_tenant("es", "ES256"), "http://bench.test");
+    if let Some(rules) = &build.rules {
+        for (name, _) in claimsmith_tests::example_rules::ALL {
+            let module = rules.join(format!("{}.wasm", name.replace('-', "_")));
+            if module.exists() {
+                std::fs::copy(
+                    &module,
+                    dir.path().join("rules").join(format!("{name}.wasm")),
+                )
+                .unwrap_or_else(|e| panic!("cannot copy {module:?}: {e}"));
+            }
+        }
+    }
+    let data = dir.path().join("data");
+    let seed = dir.path().join("seed.toml");
+    let node = Process::start(
+        &build.binary,
+        &[
+            "--insecure-dev-key".as_ref(),
+            "--no-brute-force-protection".as_ref(),
+            "--store".as_ref(),
+            format!("sled:{}", data.display()).as_ref(),
+            "--seed".as_ref(),
+            seed.as_os_str(),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{} does not start: {e}", build.name));
+    (dir, node)
+}
+
+/// One row of the table: which build, which grant, how many requests, how many signatures
+/// each request costs.
+struct Row<'a> {
+    build: &'a str,
+    grant: &'a str,
+    clients: usize,
+    requests: usize,
+    signatures: f64,
+}
+
+/// Runs one grant's load on `node` and prints its row.
+async fn measure(
+    row: Row<'_>,
+    signature_us: f64,
+    node: &Process,
+    load: impl Future<Output = Figures>,
+) {
+    let before = cpu_seconds(node.child.id());
+    let figures = load.await;
+    let cpu_us = (cpu_seconds(node.child.id()) - before) / row.requests as f64 * 1e6;
+    println!(
+        "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu_us:.0} µs | {:.1}× |",
+        row.build,
+        row.grant,
+        row.clients,
+        figures.rate,
+        figures.p50.as_secs_f64() * 1e3,
+        figures.p99.as_secs_f64() * 1e3,
+        cpu_us / (row.signatures * signature_us),
+    );
+}
+
+fn main() {
+    let Some(baseline) = std::env::var_os("BASELINE_BINARY").map(PathBuf::from) else {
+        eprintln!("BASELINE_BINARY is not set: run `cargo xtask compare <rev>`");
+        std::process::exit(2);
+    };
+    let builds = [
+        Build {
+            name: std::env::var("BASELINE_NAME").unwrap_or_else(|_| "baseline".into()),
+            binary: baseline,
+            rules: std::env::var_os("BASELINE_RULES").map(PathBuf::from),
+        },
+        Build {
+            name: "this tree".into(),
+            binary: Path::new(env!("CARGO_BIN_EXE_claimsmith-under-test")).to_path_buf(),
+            rules: None,
+        },
+    ];
+    let clients = env_or("LOAD_CLIENTS", 32);
+    let per_client = env_or("LOAD_REQUESTS", 300);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let signature_us = signing_cost(oidc_core::SigningAlg::ES256).as_secs_f64() * 1e6;
+    println!(
+        "| build | grant | clients | req/s | p50 | p99 | server CPU / req | in signing cost |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for _ in 0..env_or("VERSIONS_ROUNDS", 2) {
+        for build in &builds {
+            let (_dir, node) = start(build);
+            let http = claimsmith_tests::http();
+            let addr = vec![node.addr.clone()];
+            runtime.block_on(async {
+                // Warm up: compiled rules, caches, the allocator's pools.
+                refresh_load(&http, &addr, 4, 50).await;
+                repeat_load(&http, &node.addr, CLIENT_CREDENTIALS_GRANT, 4, 50).await;
+                let build = build.name.as_str();
+                // The chains' logins happen inside `refresh_load`'s window: count them.
+                let row = Row {
+                    build,
+                    grant: "refresh_token",
+                    clients,
+                    requests: clients * per_client + clients,
+                    signatures: 2.0,
+                };
+                let load = refresh_load(&http, &addr, clients, per_client);
+                measure(row, signature_us, &node, load).await;
+                let row = Row {
+                    build,
+                    grant: "client_credentials",
+                    clients,
+                    requests: clients * per_client,
+                    signatures: 1.0,
+                };
+                let load = repeat_load(
+                    &http,
+                    &node.addr,
+                    CLIENT_CREDENTIALS_GRANT,
+                    clients,
+                    per_client,
+                );
+                measure(row, signature_us, &node, load).await;
+                let (clients, per_client) = (8, 25);
+                let row = Row {
+                    build,
+                    grant: "password",
+                    clients,
+                    requests: clients * per_client,
+                    signatures: 2.0,
+                };
+                let load = repeat_load(&http, &node.addr, PASSWORD_GRANT, clients, per_client);
+                measure(row, signature_us, &node, load).await;
+            });
+        }
+    }
+    println!("\nES256 signature (`TenantKeys::sign`, one core, this run): {signature_us:.1} µs");
+}
