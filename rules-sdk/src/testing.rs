@@ -214,6 +214,50 @@ mod tests {
         );
     }
 
+    fn reads_the_policy(event: &Event, api: &mut Api) {
+        let policy = event.configuration.get("POLICY").cloned();
+        api.id_token()
+            .set_custom_claim("https://x.test/policy", policy.unwrap_or_default());
+    }
+
+    fn reads_the_other_setting(event: &Event, api: &mut Api) {
+        let other = event.configuration.get("OTHER").cloned();
+        api.id_token()
+            .set_custom_claim("https://x.test/other", other.unwrap_or_default());
+    }
+
+    #[test]
+    fn settings_are_decoded_one_by_one_and_a_damaged_one_fails_closed_when_read() {
+        let mut event = event(Protocol::OAuth2Password);
+        event
+            .configuration
+            .insert("POLICY".into(), "say \"hi\" \\ \u{e9}".into());
+        event.configuration.insert("OTHER".into(), "xx".into());
+        let run = run(reads_the_policy, &event);
+        assert_eq!(
+            run.outcome.id_token["https://x.test/policy"],
+            json!("say \"hi\" \\ \u{e9}")
+        );
+
+        let mut input = rules_abi::members::encode(&event).unwrap();
+        let at = input
+            .windows(4)
+            .position(|window| window == br#""xx""#)
+            .unwrap();
+        input[at..at + 4].copy_from_slice(br#"{xx}"#);
+        let input: &'static [u8] = Box::leak(input.into_boxed_slice());
+        let outcome =
+            |rule| decode_outcome(&crate::dispatch::dispatch(input, rule), OUTPUT_BYTES).unwrap();
+        assert_eq!(outcome(reads_the_policy).deny, None, "OTHER is never read");
+        let deny = outcome(reads_the_other_setting).deny.expect("a refusal");
+        assert!(
+            deny.description
+                .starts_with("The rule could not read its input: member configuration.OTHER:"),
+            "{}",
+            deny.description
+        );
+    }
+
     #[test]
     fn an_abi_v1_input_is_refused_not_misread() {
         let json = serde_json::to_vec(&event(Protocol::OAuth2Password)).unwrap();
