@@ -100,31 +100,10 @@ fn build_baseline(
             ))
         }
     };
-    build(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "oidc-server",
-            "--bin",
-            "claimsmith",
-        ],
-        &src,
-        &target,
-    )?;
+    // The commands `cargo xtask demo` runs, in the baseline's tree with its own target dir.
+    build(super::DEMO_SERVER, &src, &target)?;
     let rules_target = target.join("example-rules");
-    build(
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-unknown-unknown",
-        ],
-        &src.join("example-rules"),
-        &rules_target,
-    )?;
+    build(super::EXAMPLE_RULES, &src, &rules_target)?;
     Ok((
         commit,
         target.join("release/claimsmith"),
