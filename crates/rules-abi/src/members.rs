@@ -5,7 +5,7 @@
 //! Why: in version 1 a Rust rule parsed the whole ~1 KB event before running, and that parse
 //! was 60,000 of the 80,000–98,000 fuel units a typical rule used; merely scanning the JSON
 //! for its structure costs about 21,000. With the table a rule decodes only the members it
-//! reads (a role list, one configuration map), and finds them without scanning anything.
+//! reads (a role list, one setting), and finds them without scanning anything.
 //! Every value stays JSON, so its meaning (numbers, nesting, unknown fields) is version 1's.
 //!
 //! Layout; every integer is a little-endian `u32` unless said otherwise:
