@@ -32,6 +32,13 @@ async fn a_hundred_parallel_exchanges_over_three_nodes_have_one_outcome() {
     let fleet = start("race", 3, &[]).await;
     let nodes = &fleet.nodes;
     let http = claimsmith_tests::http();
+    // Each node compiles the tenant's rule modules at their first use. Done here, one node at
+    // a time: compiled during the race, on two cores, the other nodes' rule calls could be
+    // starved past their 50 ms wall-clock limit, which is not what this test is about.
+    for node in nodes {
+        let (status, body) = token(&http, &node.addr, WEB_CLIENT, &password_grant()).await;
+        assert_eq!(status, 200, "{body}");
+    }
 
     // Inside the overlap window (`web`: 10 s): every racer gets the one successor.
     let (status, issued) = token(&http, &nodes[0].addr, WEB_CLIENT, &password_grant()).await;
