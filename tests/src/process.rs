@@ -144,3 +144,23 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// Context switches so far of the threads `pid` has now (voluntary and involuntary, from
+/// `/proc/<pid>/task/*/status`): how often the server's threads hand work to each other and
+/// wait. Threads that have exited are not counted.
+pub fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|line| line.ends_with(char::is_numeric) && line.contains("ctxt_switches:"))
+                .filter_map(|line| line.rsplit(char::is_whitespace).next()?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}

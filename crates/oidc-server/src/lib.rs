@@ -37,7 +37,6 @@ mod routes;
 mod rule_chain;
 pub mod seed;
 mod served_store;
-mod slow_lane;
 mod state;
 mod sweeper;
 mod tenancy;

@@ -21,10 +21,9 @@ use rules_host::{ChainRule, ModuleHash, RuleHost, RuleLimits};
 
 use crate::clock::Clock;
 use crate::durability::GroupCommit;
-use crate::fair::{Fair, FairPermit, FairSettings, Overloaded};
+use crate::fair::{Fair, FairSettings, Overloaded};
 use crate::paths::Paths;
 use crate::periodic::Periodic;
-use crate::slow_lane::SlowLane;
 
 /// Why the server state could not be built or a tenant not loaded.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +65,25 @@ impl Default for Settings {
     }
 }
 
-/// Where blocking work runs: the runtime's blocking pool, or the low-priority slow lane
-/// (password hashing; see `slow_lane`).
+/// Where blocking work runs: the normal lane, or the low-priority slow lane (password
+/// hashing).
+///
+/// Password hashing is meant to be expensive (tens of milliseconds of a core per login), so a
+/// flood of guesses is a flood of CPU work. The fair scheduler keeps a flooded tenant to its
+/// share of a lane; the slow lane's threads also run at `nice` [`SLOW_LANE_NICE`], so the
+/// operating system gives hashing what the rest (the reactor, other tenants' refreshes)
+/// leaves over when the cores are contended, and full speed when they are not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lane {
     Normal,
     Slow,
 }
+
+/// Niceness of the slow lane's threads (0 is normal, 19 the lowest priority). At 10 the lane
+/// gets about a tenth of a contended core: a flood of guesses barely slows other work, and a
+/// real login still completes in a fraction of a second under full load (at 19 it got 1.5%,
+/// and logins took seconds).
+const SLOW_LANE_NICE: i32 = 10;
 
 /// A tenant ready to serve: its record, parsed keys, endpoint URLs and rule set.
 #[derive(Debug)]
@@ -149,7 +160,6 @@ pub(crate) struct Inner {
     commit: GroupCommit,
     sweeper: Periodic,
     watcher: Periodic,
-    slow_lane: SlowLane,
     tarpit: Duration,
     limits: RuleLimits,
     operator_token: Option<oidc_core::SecretHash>,
@@ -191,19 +201,22 @@ impl AppState {
         let inner = Arc::new_cyclic(|weak| Inner {
             refresh_keys: RefreshKeys::derive(&secret),
             throttle: LoginThrottle::new(settings.throttle),
-            fair: Fair::new(settings.fair.clone()),
-            // Waits are longer on the slow lane: its threads yield to everything else.
-            fair_slow: Fair::new(FairSettings {
-                workers: settings.fair.workers.div_ceil(2),
-                max_wait: settings.fair.max_wait * 4,
-                ..settings.fair.clone()
-            }),
+            fair: Fair::start(settings.fair.clone(), "domain", None),
+            // Waits are longer on the slow lane: its threads yield to everything else. Half
+            // the cores: Argon2 streams 19 MiB per hash through the caches every other thread
+            // relies on, and a low priority does not protect a cache.
+            fair_slow: Fair::start(
+                FairSettings {
+                    workers: settings.fair.workers.div_ceil(2),
+                    max_wait: settings.fair.max_wait * 4,
+                    ..settings.fair.clone()
+                },
+                "slow-lane",
+                Some(SLOW_LANE_NICE),
+            ),
             commit,
             sweeper: crate::sweeper::start(weak.clone(), settings.sweep_every),
             watcher: crate::propagation::watch(weak.clone(), settings.propagate_every, epochs),
-            // Half the cores: Argon2 streams 19 MiB per hash through the caches every other
-            // thread relies on, and a low priority does not protect a cache.
-            slow_lane: SlowLane::start(settings.fair.workers.div_ceil(2)),
             tarpit: settings.tarpit,
             operator_token: settings.operator_token,
             metrics,
@@ -282,36 +295,37 @@ impl AppState {
         &self.0.limits
     }
 
-    /// Runs synchronous domain work (rules, the store, signing) for `tenant` on a blocking
-    /// thread of `lane`, when the fair scheduler gives the tenant a worker.
+    /// Runs synchronous domain work (rules, the store, signing) for `tenant` on a thread of
+    /// `lane`, when the fair scheduler gives the tenant one; 503 with `Retry-After` when its
+    /// queue is full or its wait too long.
     pub(crate) async fn run_blocking<T: Send + 'static>(
         &self,
         tenant: &str,
         lane: Lane,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, oidc_core::OAuthError> {
-        let result = match lane {
-            Lane::Normal => {
-                let _permit = self.worker(tenant).await?;
-                tokio::task::spawn_blocking(work).await.ok()
-            }
-            Lane::Slow => {
-                let _permit = acquire(&self.0.fair_slow, tenant).await?;
-                self.0.slow_lane.run(work).await
-            }
+        let fair = match lane {
+            Lane::Normal => &self.0.fair,
+            Lane::Slow => &self.0.fair_slow,
         };
-        result.ok_or_else(oidc_core::OAuthError::server_error)
+        match fair.run(tenant, work).await {
+            Ok(result) => result.ok_or_else(oidc_core::OAuthError::server_error),
+            Err(overloaded) => {
+                let reason = match overloaded {
+                    Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
+                    Overloaded::WaitedTooLong => "The server is busy.",
+                };
+                Err(oidc_core::OAuthError::unavailable(
+                    format!("{reason} Retry later."),
+                    1,
+                ))
+            }
+        }
     }
 
     /// How long a request refused by brute-force protection waits for its answer.
     pub(crate) fn tarpit(&self) -> Duration {
         self.0.tarpit
-    }
-
-    /// A worker for `tenant`, or 503 with `Retry-After` when its queue is full or its wait
-    /// too long.
-    pub(crate) async fn worker(&self, tenant: &str) -> Result<FairPermit, oidc_core::OAuthError> {
-        acquire(&self.0.fair, tenant).await
     }
 
     /// Waits until every write so far is durable.
@@ -431,18 +445,6 @@ impl AppState {
             .unwrap_or_else(PoisonError::into_inner) = loaded;
         Ok(())
     }
-}
-
-/// A worker of `fair` for `tenant`, or 503 with `Retry-After` when its queue is full or its
-/// wait too long.
-async fn acquire(fair: &Fair, tenant: &str) -> Result<FairPermit, oidc_core::OAuthError> {
-    fair.acquire(tenant).await.map_err(|overloaded| {
-        let reason = match overloaded {
-            Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
-            Overloaded::WaitedTooLong => "The server is busy.",
-        };
-        oidc_core::OAuthError::unavailable(format!("{reason} Retry later."), 1)
-    })
 }
 
 fn load_tenants(store: &dyn Store, operator: &OperatorKey) -> Result<Tenants, StateError> {

@@ -6,11 +6,11 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use oidc_core::StoreError;
 use oidc_core::refresh::lifecycle::{self, Swept};
+use oidc_core::{ErrorCode, StoreError};
 
 use crate::periodic::Periodic;
-use crate::state::{AppState, Inner};
+use crate::state::{AppState, Inner, Lane};
 
 /// Families looked at per page (one blocking call).
 const PAGE: usize = 1_000;
@@ -37,6 +37,19 @@ pub(crate) fn start(state: Weak<Inner>, every: Duration) -> Periodic {
     })
 }
 
+/// Runs one page of the sweep on a domain thread, under the sweep's own name in the fair
+/// scheduler. `Ok(None)`: the server is busy, and the next pass finishes the job.
+async fn on_worker<T: Send + 'static>(
+    state: &AppState,
+    page: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<Option<T>, StoreError> {
+    match state.run_blocking(SWEEP, Lane::Normal, page).await {
+        Ok(page) => page.map(Some),
+        Err(busy) if busy.error == ErrorCode::TemporarilyUnavailable => Ok(None),
+        Err(failed) => Err(StoreError::backend("sweep task", failed)),
+    }
+}
+
 /// One pass over every tenant.
 pub(crate) async fn sweep_all(state: &AppState) -> Result<Swept, StoreError> {
     sweep_until(state, None).await
@@ -55,22 +68,19 @@ async fn sweep_until(
             if stopped() {
                 return Ok(total);
             }
-            let Ok(worker) = state.worker(SWEEP).await else {
-                // Busy: the next pass finishes the job.
-                return Ok(total);
-            };
             let (store, now, tenant_id, cursor) = (
                 state.store().clone(),
                 state.now(),
                 tenant.clone(),
                 after.take(),
             );
-            let page = tokio::task::spawn_blocking(move || {
+            let Some(page) = on_worker(state, move || {
                 lifecycle::sweep(store.as_ref(), &tenant_id, cursor.as_deref(), PAGE, now)
             })
-            .await
-            .map_err(|e| StoreError::backend("sweep task", e))??;
-            drop(worker);
+            .await?
+            else {
+                return Ok(total);
+            };
             total.scanned += page.scanned;
             total.deleted += page.deleted;
             total.unsealed += page.unsealed;
@@ -86,16 +96,13 @@ async fn sweep_until(
                 if stopped() {
                     return Ok(total);
                 }
-                let Ok(worker) = state.worker(SWEEP).await else {
-                    return Ok(total);
-                };
                 let (store, now, tenant_id, cursor) = (
                     state.store().clone(),
                     state.now(),
                     tenant.clone(),
                     after.take(),
                 );
-                let (deleted, next) = tokio::task::spawn_blocking(move || {
+                let Some((deleted, next)) = on_worker(state, move || {
                     oidc_core::login::records::sweep(
                         store.as_ref(),
                         &tenant_id,
@@ -105,9 +112,10 @@ async fn sweep_until(
                         now,
                     )
                 })
-                .await
-                .map_err(|e| StoreError::backend("sweep task", e))??;
-                drop(worker);
+                .await?
+                else {
+                    return Ok(total);
+                };
                 total.flows_deleted += deleted;
                 match next {
                     Some(next) => after = Some(next),
@@ -116,22 +124,20 @@ async fn sweep_until(
             }
         }
         // The tenant's log keeps its newest events, within its age.
-        let Ok(worker) = state.worker(SWEEP).await else {
-            return Ok(total);
-        };
         let (store, tenant_id) = (state.store().clone(), tenant.clone());
         let retention = oidc_core::audit::Retention::default();
         let oldest_kept = state.now().saturating_sub(retention.max_age_ms);
-        let trimmed = tokio::task::spawn_blocking(move || {
+        let Some(trimmed) = on_worker(state, move || {
             store.trim_logs(
                 &tenant_id,
                 retention.max_events,
                 &format!("{oldest_kept:013}"),
             )
         })
-        .await
-        .map_err(|e| StoreError::backend("sweep task", e))??;
-        drop(worker);
+        .await?
+        else {
+            return Ok(total);
+        };
         total.logs_trimmed += trimmed;
     }
     if total.deleted + total.unsealed + total.flows_deleted > 0 {
