@@ -9,6 +9,10 @@
 //! add-roles, client-metadata-claims and scopes-by-role rules), client_credentials (32
 //! clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
 //! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both.
+//! Under the table, each row's CPU per request by group of the server's threads (`domain`:
+//! the lanes running rules, signing and the store; `tokio-runtime-worker`: HTTP; `sled-io`,
+//! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
+//! and how often the threads hand work to each other.
 //!
 //! `BASELINE_BINARY` is the other binary, `BASELINE_RULES` the directory of the example-rule
 //! modules built with its SDK (`add_roles.wasm`, ...; an older server may not run this tree's
@@ -21,7 +25,7 @@ use claimsmith_tests::load::{
     CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, refresh_load, refresh_tenant, repeat_load,
     run_chains, signing_cost, start_chains,
 };
-use claimsmith_tests::process::{Process, context_switches, cpu_seconds, deployment_dir};
+use claimsmith_tests::process::{Process, cpu_seconds, deployment_dir, thread_usage};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -80,20 +84,35 @@ struct Row<'a> {
     signatures: f64,
 }
 
-/// Runs one grant's load on `node` and prints its row.
+/// Runs one grant's load on `node` and prints its row; returns where the server's CPU went,
+/// per request and by group of threads, for the notes under the table.
 async fn measure(
     row: Row<'_>,
     signature_us: f64,
     node: &Process,
     load: impl Future<Output = Figures>,
-) {
+) -> String {
     let pid = node.child.id();
-    let (before, switches_before) = (cpu_seconds(pid), context_switches(pid));
+    let (before, threads_before) = (cpu_seconds(pid), thread_usage(pid));
     let figures = load.await;
-    let cpu_us = (cpu_seconds(pid) - before) / row.requests as f64 * 1e6;
-    let switches = context_switches(pid).saturating_sub(switches_before) as f64;
+    let (after, threads_after) = (cpu_seconds(pid), thread_usage(pid));
+    let requests = row.requests as f64;
+    let cpu_us = (after - before) / requests * 1e6;
+    // Per group: what it spent in the window (a thread started in it counts from zero).
+    let mut groups: Vec<(String, f64, f64)> = threads_after
+        .into_iter()
+        .map(|(name, now)| {
+            let then = threads_before.get(&name).copied().unwrap_or_default();
+            let cpu = (now.cpu_seconds - then.cpu_seconds).max(0.0) / requests * 1e6;
+            let switches = now.switches.saturating_sub(then.switches) as f64 / requests;
+            (name, cpu, switches)
+        })
+        .collect();
+    let switches: f64 = groups.iter().map(|(_, _, switches)| switches).sum();
+    groups.retain(|(_, cpu, switches)| *cpu >= 1.0 || *switches >= 0.05);
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!(
-        "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu_us:.0} µs | {:.1}× | {:.1} |",
+        "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu_us:.0} µs | {:.1}× | {switches:.1} |",
         row.build,
         row.grant,
         row.clients,
@@ -101,8 +120,12 @@ async fn measure(
         figures.p50.as_secs_f64() * 1e3,
         figures.p99.as_secs_f64() * 1e3,
         cpu_us / (row.signatures * signature_us),
-        switches / row.requests as f64,
     );
+    let by_thread: Vec<String> = groups
+        .iter()
+        .map(|(name, cpu, switches)| format!("{name} {cpu:.0} µs ({switches:.1} switches)"))
+        .collect();
+    format!("- {} {}: {}", row.build, row.grant, by_thread.join(", "))
 }
 
 fn main() {
@@ -134,6 +157,7 @@ fn main() {
         "| build | grant | clients | req/s | p50 | p99 | server CPU / req | in signing cost | context switches / req |"
     );
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut by_thread = Vec::new();
     for _ in 0..env_or("VERSIONS_ROUNDS", 2) {
         for build in &builds {
             let (_dir, node) = start(build);
@@ -154,7 +178,7 @@ fn main() {
                     signatures: 2.0,
                 };
                 let load = run_chains(&http, chains, per_client);
-                measure(row, signature_us, &node, load).await;
+                by_thread.push(measure(row, signature_us, &node, load).await);
                 let row = Row {
                     build,
                     grant: "client_credentials",
@@ -169,7 +193,7 @@ fn main() {
                     clients,
                     per_client,
                 );
-                measure(row, signature_us, &node, load).await;
+                by_thread.push(measure(row, signature_us, &node, load).await);
                 let (clients, per_client) = (8, 25);
                 let row = Row {
                     build,
@@ -179,9 +203,13 @@ fn main() {
                     signatures: 2.0,
                 };
                 let load = repeat_load(&http, &node.addr, PASSWORD_GRANT, clients, per_client);
-                measure(row, signature_us, &node, load).await;
+                by_thread.push(measure(row, signature_us, &node, load).await);
             });
         }
     }
     println!("\nES256 signature (`TenantKeys::sign`, one core, this run): {signature_us:.1} µs");
+    println!("\nServer CPU per request by group of threads, and their context switches:\n");
+    for line in by_thread {
+        println!("{line}");
+    }
 }

@@ -127,9 +127,11 @@ pub fn deployment_dir(seed: &str, base: &str) -> tempfile::TempDir {
 /// Seconds of CPU (user and system) process `pid` has used, from `/proc` (in clock ticks of
 /// 1/100 s, Linux's `USER_HZ`).
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0.0, |stat| stat_cpu_seconds(&stat))
+}
+
+/// The CPU seconds (user and system) of a `/proc/.../stat` line, of a process or a thread.
+fn stat_cpu_seconds(stat: &str) -> f64 {
     // The command name may hold spaces: the fields start after its closing parenthesis.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -145,22 +147,85 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Context switches so far of the threads `pid` has now (voluntary and involuntary, from
-/// `/proc/<pid>/task/*/status`): how often the server's threads hand work to each other and
-/// wait. Threads that have exited are not counted.
-pub fn context_switches(pid: u32) -> u64 {
+/// What one group of a process's threads has spent so far: CPU seconds and context
+/// switches (voluntary and involuntary).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ThreadUsage {
+    pub threads: usize,
+    pub cpu_seconds: f64,
+    pub switches: u64,
+}
+
+/// The threads `pid` has now, grouped by name without its trailing number (`domain-0` and
+/// `domain-1` are `domain`), from `/proc/<pid>/task/*`: where the server's CPU goes, and how
+/// often its threads hand work to each other and wait. Threads that have exited are not
+/// counted.
+pub fn thread_usage(pid: u32) -> std::collections::BTreeMap<String, ThreadUsage> {
+    let mut groups = std::collections::BTreeMap::<String, ThreadUsage>::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
+        return groups;
     };
-    tasks
-        .filter_map(Result::ok)
-        .filter_map(|task| std::fs::read_to_string(task.path().join("status")).ok())
-        .flat_map(|status| {
-            status
-                .lines()
-                .filter(|line| line.ends_with(char::is_numeric) && line.contains("ctxt_switches:"))
-                .filter_map(|line| line.rsplit(char::is_whitespace).next()?.parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
+    for task in tasks.filter_map(Result::ok) {
+        let (Ok(stat), Ok(status)) = (
+            std::fs::read_to_string(task.path().join("stat")),
+            std::fs::read_to_string(task.path().join("status")),
+        ) else {
+            continue;
+        };
+        let name = stat
+            .split_once('(')
+            .and_then(|(_, rest)| rest.rsplit_once(')'))
+            .map_or("?", |(name, _)| name)
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-');
+        let switches: u64 = status
+            .lines()
+            .filter(|line| line.contains("ctxt_switches:"))
+            .filter_map(|line| line.rsplit(char::is_whitespace).next()?.parse::<u64>().ok())
+            .sum();
+        let group = groups.entry(name.to_owned()).or_default();
+        group.threads += 1;
+        group.cpu_seconds += stat_cpu_seconds(&stat);
+        group.switches += switches;
+    }
+    groups
+}
+
+/// Context switches so far of the threads `pid` has now (see [`thread_usage`]).
+pub fn context_switches(pid: u32) -> u64 {
+    thread_usage(pid).values().map(|group| group.switches).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_grouped_by_name_without_their_number() {
+        let (started, running) = std::sync::mpsc::channel();
+        let release = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let probes: Vec<_> = (0..2)
+            .map(|index| {
+                let (started, release) = (started.clone(), std::sync::Arc::clone(&release));
+                std::thread::Builder::new()
+                    .name(format!("usage-probe-{index}"))
+                    .spawn(move || {
+                        started.send(()).unwrap();
+                        release.wait();
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for _ in 0..2 {
+            running.recv().unwrap();
+        }
+        let groups = thread_usage(std::process::id());
+        let probe = groups.get("usage-probe").copied();
+        assert!(!groups.contains_key("usage-probe-0"), "{groups:?}");
+        release.wait();
+        for probe in probes {
+            probe.join().unwrap();
+        }
+        let probe = probe.expect("the probes' group");
+        assert_eq!(probe.threads, 2);
+    }
 }
