@@ -10,7 +10,7 @@
 //! clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
 //! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both.
 //! Under the table, each row's CPU per request by group of the server's threads (`domain`:
-//! the lanes running rules, signing and the store; `tokio-runtime-worker`: HTTP; `sled-io`,
+//! the lanes running rules, signing and the store; `tokio-rt-worker`: HTTP; `sled-io`,
 //! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
 //! and how often the threads hand work to each other.
 //!
