@@ -53,7 +53,7 @@ pub use rules::{RequestInfo, RuleRunError, RuleRunner};
 pub use secret::{Entropy, Secret, SecretHash, SystemEntropy};
 pub use store::{
     Change, FamilyWrite, FlowKind, FlowRecord, FlowWrite, MetaListener, PoolUse, Store, StoreError,
-    UserinfoWrite,
+    StoredFamilyState, UserinfoWrite,
 };
 pub use throttle::{LoginThrottle, ThrottleSettings};
 pub use userinfo::userinfo;

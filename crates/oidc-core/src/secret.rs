@@ -95,7 +95,7 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn encode(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(bytes)
     }
 
     pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
@@ -105,15 +105,8 @@ mod hex_bytes {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let text = String::deserialize(d)?;
         let mut out = [0u8; 32];
-        if text.len() != 64 {
-            return Err(serde::de::Error::custom("expected 64 hex digits"));
-        }
-        for (i, slot) in out.iter_mut().enumerate() {
-            let pair = text
-                .get(i * 2..i * 2 + 2)
-                .ok_or_else(|| serde::de::Error::custom("bad hex"))?;
-            *slot = u8::from_str_radix(pair, 16).map_err(serde::de::Error::custom)?;
-        }
+        hex::decode_to_slice(&text, &mut out)
+            .map_err(|_| serde::de::Error::custom("expected 64 hex digits"))?;
         Ok(out)
     }
 }

@@ -125,6 +125,15 @@ impl FamilyWrite<'_> {
     /// Whether the write may go ahead on what is `stored`: the contract every engine applies
     /// inside its transaction (or expresses as its conditional statement).
     pub fn applies_to(&self, stored: Option<&RefreshFamily>) -> bool {
+        self.applies_to_state(stored.map(|stored| StoredFamilyState {
+            version: stored.version,
+            revoked: stored.revoked.is_some(),
+        }))
+    }
+
+    /// [`FamilyWrite::applies_to`] on the only two facts of the stored family it depends on,
+    /// for an engine that reads them without decoding the whole record.
+    pub fn applies_to_state(&self, stored: Option<StoredFamilyState>) -> bool {
         match (self, stored) {
             (FamilyWrite::Create(_), None) => true,
             (
@@ -134,12 +143,18 @@ impl FamilyWrite<'_> {
                 },
                 Some(stored),
             ) => {
-                stored.version == *expected_version
-                    && (stored.revoked.is_none() || family.revoked.is_some())
+                stored.version == *expected_version && (!stored.revoked || family.revoked.is_some())
             }
             _ => false,
         }
     }
+}
+
+/// What a replacement of a family is decided on: its stored version, and whether it is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredFamilyState {
+    pub version: u64,
+    pub revoked: bool,
 }
 
 /// Custom ID-token claims of the latest issuance to one client, served by `/userinfo` to that

@@ -78,12 +78,7 @@ impl OperatorKey {
     pub fn parse(text: &str) -> Result<OperatorKey, VaultError> {
         let text = text.trim();
         let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            (0..32)
-                .map(|i| {
-                    text.get(i * 2..i * 2 + 2)
-                        .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                })
-                .collect::<Option<Vec<u8>>>()
+            hex::decode(text).ok()
         } else {
             base64::engine::general_purpose::STANDARD.decode(text).ok()
         };
@@ -115,7 +110,7 @@ impl OperatorKey {
 
     /// A short public fingerprint of the key, for logs and error messages.
     pub fn id_hex(&self) -> String {
-        hex(&self.id)
+        hex::encode(self.id)
     }
 
     /// Encrypts `plaintext`, bound to `aad`.
@@ -146,7 +141,7 @@ impl OperatorKey {
         let found = wrapped_by(blob).ok_or(VaultError::Corrupt)?;
         if found != self.id {
             return Err(VaultError::WrongKey {
-                found: hex(&found),
+                found: hex::encode(found),
                 given: self.id_hex(),
             });
         }
@@ -263,10 +258,6 @@ fn wrapped_by(blob: &[u8]) -> Option<[u8; KEY_ID_LEN]> {
         Some((&VERSION, rest)) => rest.get(..KEY_ID_LEN)?.try_into().ok(),
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::ops::Bound;
 
 use oidc_core::refresh::RefreshFamily;
 use oidc_core::store::checked_id;
-use oidc_core::{Change, FamilyWrite, StoreError, User};
+use oidc_core::{Change, FamilyWrite, StoreError, StoredFamilyState, User};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
@@ -176,8 +176,8 @@ fn replace_alone(store: &SledStore, prepared: &Prepared<'_>) -> Result<Option<bo
     else {
         return Ok(Some(false));
     };
-    let stored: RefreshFamily = decode("families", &current)?;
-    if !family.write.applies_to(Some(&stored)) {
+    let stored: FamilyGuard = decode("families", &current)?;
+    if !family.write.applies_to_state(Some(stored.state())) {
         return Ok(Some(false));
     }
     let swapped = store
@@ -185,6 +185,24 @@ fn replace_alone(store: &SledStore, prepared: &Prepared<'_>) -> Result<Option<bo
         .compare_and_swap(&family.key, Some(current), Some(family.record.as_slice()))
         .map_err(failed("families"))?;
     Ok(Some(swapped.is_ok()))
+}
+
+/// The two fields of a stored family that decide whether a replacement applies. Decoding only
+/// these skips building every string and map of a record the exchange has just read whole.
+#[derive(serde::Deserialize)]
+struct FamilyGuard {
+    version: u64,
+    #[serde(default)]
+    revoked: Option<serde::de::IgnoredAny>,
+}
+
+impl FamilyGuard {
+    fn state(&self) -> StoredFamilyState {
+        StoredFamilyState {
+            version: self.version,
+            revoked: self.revoked.is_some(),
+        }
+    }
 }
 
 pub(crate) fn families_of(

@@ -123,18 +123,13 @@ impl ModuleHash {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+        hex::encode(self.0)
     }
 
     /// Parses what [`ModuleHash::to_hex`] wrote; `None` for anything else.
     pub fn from_hex(hex: &str) -> Option<ModuleHash> {
         let mut hash = [0u8; 32];
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
-        for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks(2)) {
-            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        }
+        hex::decode_to_slice(hex, &mut hash).ok()?;
         Some(ModuleHash(hash))
     }
 }

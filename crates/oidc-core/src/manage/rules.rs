@@ -60,10 +60,7 @@ pub struct DeclaredRule {
 
 /// The module's SHA-256, hex: its name in the store and in the compiled-rule cache.
 pub fn module_hash(wasm: &[u8]) -> String {
-    Sha256::digest(wasm)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(wasm))
 }
 
 /// Auth0's rule-name rule: letters, digits, spaces and `-`, starting and ending with a letter

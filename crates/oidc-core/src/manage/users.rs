@@ -195,8 +195,7 @@ fn put(store: &dyn Store, tenant: &str, user: &User) -> Result<(), ManageError> 
 fn new_user_id(entropy: &mut dyn Entropy) -> String {
     let mut bytes = [0u8; 12];
     entropy.fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("auth0|{hex}")
+    format!("auth0|{}", hex::encode(bytes))
 }
 
 fn apply(user: &mut User, profile: Profile, entropy: &mut dyn Entropy) -> Result<(), ManageError> {
