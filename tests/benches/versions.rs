@@ -17,7 +17,8 @@
 //! `BASELINE_BINARY` is the other binary, `BASELINE_RULES` the directory of the example-rule
 //! modules built with its SDK (`add_roles.wasm`, ...; an older server may not run this tree's
 //! modules), `BASELINE_NAME` its name in the table. `LOAD_CLIENTS`, `LOAD_REQUESTS` (per
-//! client, default 300) change the size.
+//! client, default 300) change the size; `VERSIONS_GRANTS` (a comma list, default
+//! `refresh_token,client_credentials,password`) the grants measured.
 
 use std::path::{Path, PathBuf};
 
@@ -157,6 +158,9 @@ fn main() {
         "| build | grant | clients | req/s | p50 | p99 | server CPU / req | in signing cost | context switches / req |"
     );
     println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let grants = std::env::var("VERSIONS_GRANTS")
+        .unwrap_or_else(|_| "refresh_token,client_credentials,password".into());
+    let runs = |grant: &str| grants.split(',').any(|name| name.trim() == grant);
     let mut by_thread = Vec::new();
     for _ in 0..env_or("VERSIONS_ROUNDS", 2) {
         for build in &builds {
@@ -169,41 +173,47 @@ fn main() {
                 repeat_load(&http, &node.addr, CLIENT_CREDENTIALS_GRANT, 4, 50).await;
                 let build = build.name.as_str();
                 // The chains' logins (Argon2id) stay out of the window: it holds exchanges only.
-                let chains = start_chains(&http, &addr, clients).await;
-                let row = Row {
-                    build,
-                    grant: "refresh_token",
-                    clients,
-                    requests: clients * per_client,
-                    signatures: 2.0,
-                };
-                let load = run_chains(&http, chains, per_client);
-                by_thread.push(measure(row, signature_us, &node, load).await);
-                let row = Row {
-                    build,
-                    grant: "client_credentials",
-                    clients,
-                    requests: clients * per_client,
-                    signatures: 1.0,
-                };
-                let load = repeat_load(
-                    &http,
-                    &node.addr,
-                    CLIENT_CREDENTIALS_GRANT,
-                    clients,
-                    per_client,
-                );
-                by_thread.push(measure(row, signature_us, &node, load).await);
-                let (clients, per_client) = (8, 25);
-                let row = Row {
-                    build,
-                    grant: "password",
-                    clients,
-                    requests: clients * per_client,
-                    signatures: 2.0,
-                };
-                let load = repeat_load(&http, &node.addr, PASSWORD_GRANT, clients, per_client);
-                by_thread.push(measure(row, signature_us, &node, load).await);
+                if runs("refresh_token") {
+                    let chains = start_chains(&http, &addr, clients).await;
+                    let row = Row {
+                        build,
+                        grant: "refresh_token",
+                        clients,
+                        requests: clients * per_client,
+                        signatures: 2.0,
+                    };
+                    let load = run_chains(&http, chains, per_client);
+                    by_thread.push(measure(row, signature_us, &node, load).await);
+                }
+                if runs("client_credentials") {
+                    let row = Row {
+                        build,
+                        grant: "client_credentials",
+                        clients,
+                        requests: clients * per_client,
+                        signatures: 1.0,
+                    };
+                    let load = repeat_load(
+                        &http,
+                        &node.addr,
+                        CLIENT_CREDENTIALS_GRANT,
+                        clients,
+                        per_client,
+                    );
+                    by_thread.push(measure(row, signature_us, &node, load).await);
+                }
+                if runs("password") {
+                    let (clients, per_client) = (8, 25);
+                    let row = Row {
+                        build,
+                        grant: "password",
+                        clients,
+                        requests: clients * per_client,
+                        signatures: 2.0,
+                    };
+                    let load = repeat_load(&http, &node.addr, PASSWORD_GRANT, clients, per_client);
+                    by_thread.push(measure(row, signature_us, &node, load).await);
+                }
             });
         }
     }

@@ -196,7 +196,7 @@ impl AppState {
         // The epochs before the tenants: a change landing in between is reloaded once more.
         let epochs = crate::propagation::read(store.as_ref())?;
         let tenants = load_tenants(store.as_ref(), &operator)?;
-        let commit = GroupCommit::start(Arc::clone(&store));
+        let commit = GroupCommit::start(Arc::clone(&store), settings.fair.workers);
         let logs = crate::log_writer::LogWriter::start(Arc::clone(&store));
         let inner = Arc::new_cyclic(|weak| Inner {
             refresh_keys: RefreshKeys::derive(&secret),
@@ -331,6 +331,20 @@ impl AppState {
     /// Waits until every write so far is durable.
     pub(crate) async fn commit(&self) -> Result<(), oidc_core::StoreError> {
         self.0.commit.commit().await
+    }
+
+    /// Notes a token request about to run in the domain lanes: a flush under load waits for
+    /// it to ask for its commit (or to drop what this returns, having written nothing).
+    pub(crate) fn expect_commit(&self) -> crate::durability::Expected {
+        self.0.commit.expect()
+    }
+
+    /// [`AppState::commit`] for a request [`AppState::expect_commit`] noted.
+    pub(crate) async fn commit_expected(
+        &self,
+        expected: crate::durability::Expected,
+    ) -> Result<(), oidc_core::StoreError> {
+        self.0.commit.commit_expected(expected).await
     }
 
     /// Sweeps every tenant's dead refresh-token families once, now (the background task

@@ -33,6 +33,7 @@ type Hook<S> = Box<dyn FnOnce(&S) + Send>;
 pub struct FailingStore<S> {
     pub inner: S,
     writes: AtomicUsize,
+    flushes: AtomicUsize,
     plan: Mutex<Option<(Failure, usize)>>,
     interleaved: Mutex<Option<(usize, Hook<S>)>>,
 }
@@ -51,6 +52,7 @@ impl<S: Store> FailingStore<S> {
         FailingStore {
             inner,
             writes: AtomicUsize::new(0),
+            flushes: AtomicUsize::new(0),
             plan: Mutex::new(None),
             interleaved: Mutex::new(None),
         }
@@ -68,6 +70,11 @@ impl<S: Store> FailingStore<S> {
     pub fn fail(&self, failure: Failure) {
         let now = self.writes.load(Ordering::SeqCst);
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some((failure, now));
+    }
+
+    /// Flushes so far.
+    pub fn flushes(&self) -> usize {
+        self.flushes.load(Ordering::SeqCst)
     }
 
     /// Writes attempted so far (failed ones included).
@@ -295,6 +302,7 @@ impl<S: Store> Store for FailingStore<S> {
         self.write(|| self.inner.meta_swap(name, expected, value))
     }
     fn flush(&self) -> Result<(), StoreError> {
+        self.flushes.fetch_add(1, Ordering::SeqCst);
         self.inner.flush()
     }
 

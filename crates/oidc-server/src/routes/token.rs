@@ -68,15 +68,19 @@ pub(crate) async fn token(
         request.param("grant_type"),
         Some(oidc_core::grants::PASSWORD | oidc_core::grants::PASSWORD_REALM)
     );
-    let result = if password {
+    // A flush under load waits for this request once it is in the lanes (one fsync for
+    // many); the password grant's Argon2 half is too long to be waited for.
+    let (result, expected) = if password {
         password_login(&state, tenant, request).await?
     } else {
-        super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
+        let expected = state.expect_commit();
+        let result = super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
             let result = oidc_core::exchange(ctx, &request, &mut SystemEntropy);
             journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
             result
         })
-        .await?
+        .await?;
+        (result, Some(expected))
     };
     // Whatever was written (a new token, a rotation, a revocation after reuse) is on disk
     // before the client hears about it.
@@ -85,7 +89,10 @@ pub(crate) async fn token(
         Err(_) => failure_may_write,
     };
     if wrote {
-        state.commit().await?;
+        match expected {
+            Some(expected) => state.commit_expected(expected).await?,
+            None => state.commit().await?,
+        }
     }
     let issued = result?;
     let mut response = Json(issued.response).into_response();
@@ -105,7 +112,13 @@ async fn password_login(
     state: &AppState,
     tenant: std::sync::Arc<crate::state::TenantRuntime>,
     request: TokenRequest,
-) -> Result<Result<oidc_core::Issued, oidc_core::OAuthError>, oidc_core::OAuthError> {
+) -> Result<
+    (
+        Result<oidc_core::Issued, oidc_core::OAuthError>,
+        Option<crate::durability::Expected>,
+    ),
+    oidc_core::OAuthError,
+> {
     let request = std::sync::Arc::new(request);
     let verifying = std::sync::Arc::clone(&request);
     let login = super::with_token_context(
@@ -123,12 +136,14 @@ async fn password_login(
     .await?;
     let login = match login {
         Ok(login) => login,
-        Err(error) => return Ok(Err(error)),
+        Err(error) => return Ok((Err(error), None)),
     };
-    super::with_token_context(state, tenant, Lane::Normal, move |ctx| {
+    let expected = state.expect_commit();
+    let result = super::with_token_context(state, tenant, Lane::Normal, move |ctx| {
         let result = oidc_core::grants::password::issue(ctx, &request, login, &mut SystemEntropy);
         journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
         result
     })
-    .await
+    .await?;
+    Ok((result, Some(expected)))
 }
