@@ -4,12 +4,13 @@
 //!
 //! Per binary and grant: req/s, p50, p99, and the server's CPU per request from its `/proc`
 //! counters over the measured window, also as a multiple of the request's signing cost (ES256,
-//! measured in the same run: a refresh or password grant signs two tokens, a
-//! client-credentials grant one). The grants: refresh (32 clients on rotating chains, the
-//! add-roles, client-metadata-claims and scopes-by-role rules), client_credentials (32
-//! clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
-//! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both.
-//! Under the table, each row's CPU per request by group of the server's threads (`domain`:
+//! measured in the same run just before each row's window: a refresh or password grant signs
+//! two tokens, a client-credentials grant one). The grants: refresh (32 clients on rotating
+//! chains, the add-roles, client-metadata-claims and scopes-by-role rules), client_credentials
+//! (32 clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
+//! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both; under
+//! the table, this tree's CPU per request as a share of the baseline's, round by round.
+//! Below that, each row's CPU per request by group of the server's threads (`domain`:
 //! the lanes running rules, signing and the store; `tokio-rt-worker`: HTTP; `sled-io`,
 //! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
 //! and how often the threads hand work to each other.
@@ -85,14 +86,22 @@ struct Row<'a> {
     signatures: f64,
 }
 
-/// Runs one grant's load on `node` and prints its row; returns where the server's CPU went,
-/// per request and by group of threads, for the notes under the table.
-async fn measure(
-    row: Row<'_>,
-    signature_us: f64,
-    node: &Process,
-    load: impl Future<Output = Figures>,
-) -> String {
+/// What one row measured, for the notes under the table.
+struct Measured {
+    grant: String,
+    cpu_us: f64,
+    /// Where the server's CPU went, per request and by group of threads.
+    by_thread: String,
+}
+
+/// Runs one grant's load on `node` and prints its row.
+///
+/// The signing cost is measured again for every row, just before its window (the server
+/// idle): on a shared VM one core's speed changes from minute to minute (the same
+/// signature loop has measured 13 and 26 µs in one session), and a yardstick measured once
+/// per run would move every ratio with it.
+async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figures>) -> Measured {
+    let signature_us = signing_cost(oidc_core::SigningAlg::ES256).as_secs_f64() * 1e6;
     let pid = node.child.id();
     let (before, threads_before) = (cpu_seconds(pid), thread_usage(pid));
     let figures = load.await;
@@ -113,7 +122,7 @@ async fn measure(
     groups.retain(|(_, cpu, switches)| *cpu >= 1.0 || *switches >= 0.05);
     groups.sort_by(|a, b| b.1.total_cmp(&a.1));
     println!(
-        "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu_us:.0} µs | {:.1}× | {switches:.1} |",
+        "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {cpu_us:.0} µs | {signature_us:.1} µs | {:.1}× | {switches:.1} |",
         row.build,
         row.grant,
         row.clients,
@@ -126,7 +135,36 @@ async fn measure(
         .iter()
         .map(|(name, cpu, switches)| format!("{name} {cpu:.0} µs ({switches:.1} switches)"))
         .collect();
-    format!("- {} {}: {}", row.build, row.grant, by_thread.join(", "))
+    Measured {
+        grant: row.grant.to_owned(),
+        cpu_us,
+        by_thread: format!("- {} {}: {}", row.build, row.grant, by_thread.join(", ")),
+    }
+}
+
+/// Under the table: per grant, this tree's server CPU per request as a share of the
+/// baseline's, round by round (each round runs the baseline, then this tree).
+fn print_ratios(baseline: &[Measured], this_tree: &[Measured]) {
+    for grant in ["refresh_token", "client_credentials", "password"] {
+        let of = |rows: &[Measured]| -> Vec<f64> {
+            rows.iter()
+                .filter(|m| m.grant == grant)
+                .map(|m| m.cpu_us)
+                .collect()
+        };
+        if of(baseline).is_empty() {
+            continue;
+        }
+        let shares: Vec<String> = of(baseline)
+            .iter()
+            .zip(of(this_tree))
+            .map(|(old, new)| format!("{:.2}", new / old))
+            .collect();
+        println!(
+            "- {grant}: this tree's server CPU per request in the baseline's, round by round: {}",
+            shares.join(", ")
+        );
+    }
 }
 
 fn main() {
@@ -153,17 +191,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let signature_us = signing_cost(oidc_core::SigningAlg::ES256).as_secs_f64() * 1e6;
     println!(
-        "| build | grant | clients | req/s | p50 | p99 | server CPU / req | in signing cost | context switches / req |"
+        "| build | grant | clients | req/s | p50 | p99 | server CPU / req | ES256 signature | in signing cost | context switches / req |"
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let grants = std::env::var("VERSIONS_GRANTS")
         .unwrap_or_else(|_| "refresh_token,client_credentials,password".into());
     let runs = |grant: &str| grants.split(',').any(|name| name.trim() == grant);
-    let mut by_thread = Vec::new();
+    // What each build measured, in order: [baseline, this tree].
+    let mut measured: [Vec<Measured>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..env_or("VERSIONS_ROUNDS", 2) {
-        for build in &builds {
+        for (which, build) in builds.iter().enumerate() {
+            let measured = &mut measured[which];
             let (_dir, node) = start(build);
             let http = claimsmith_tests::http();
             let addr = vec![node.addr.clone()];
@@ -183,7 +222,7 @@ fn main() {
                         signatures: 2.0,
                     };
                     let load = run_chains(&http, chains, per_client);
-                    by_thread.push(measure(row, signature_us, &node, load).await);
+                    measured.push(measure(row, &node, load).await);
                 }
                 if runs("client_credentials") {
                     let row = Row {
@@ -200,7 +239,7 @@ fn main() {
                         clients,
                         per_client,
                     );
-                    by_thread.push(measure(row, signature_us, &node, load).await);
+                    measured.push(measure(row, &node, load).await);
                 }
                 if runs("password") {
                     let (clients, per_client) = (8, 25);
@@ -212,14 +251,19 @@ fn main() {
                         signatures: 2.0,
                     };
                     let load = repeat_load(&http, &node.addr, PASSWORD_GRANT, clients, per_client);
-                    by_thread.push(measure(row, signature_us, &node, load).await);
+                    measured.push(measure(row, &node, load).await);
                 }
             });
         }
     }
-    println!("\nES256 signature (`TenantKeys::sign`, one core, this run): {signature_us:.1} µs");
+    println!(
+        "\nES256 signature: `TenantKeys::sign` on one core, measured just before each row's window; \
+         a refresh and a password grant sign two tokens, a client-credentials grant one.\n"
+    );
+    print_ratios(&measured[0], &measured[1]);
     println!("\nServer CPU per request by group of threads, and their context switches:\n");
-    for line in by_thread {
-        println!("{line}");
+    let [baseline, this_tree] = measured;
+    for row in baseline.iter().chain(&this_tree) {
+        println!("{}", row.by_thread);
     }
 }
