@@ -13,7 +13,8 @@
 //! Below that, each row's CPU per request by group of the server's threads (`domain`:
 //! the lanes running rules, signing and the store; `tokio-rt-worker`: HTTP; `sled-io`,
 //! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
-//! and how often the threads hand work to each other.
+//! and how often the threads hand work to each other; and the machine's steal time in the
+//! window (a hypervisor that stops the VM now and then shows in p99, whatever the server does).
 //!
 //! `BASELINE_BINARY` is the other binary, `BASELINE_RULES` the directory of the example-rule
 //! modules built with its SDK (`add_roles.wasm`, ...; an older server may not run this tree's
@@ -27,7 +28,9 @@ use claimsmith_tests::load::{
     CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, refresh_load, refresh_tenant, repeat_load,
     run_chains, signing_cost, start_chains,
 };
-use claimsmith_tests::process::{Process, cpu_seconds, deployment_dir, thread_usage};
+use claimsmith_tests::process::{
+    Process, cpu_seconds, deployment_dir, steal_seconds, thread_usage,
+};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -103,9 +106,11 @@ struct Measured {
 async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figures>) -> Measured {
     let signature_us = signing_cost(oidc_core::SigningAlg::ES256).as_secs_f64() * 1e6;
     let pid = node.child.id();
-    let (before, threads_before) = (cpu_seconds(pid), thread_usage(pid));
+    let (before, threads_before, steal_before) =
+        (cpu_seconds(pid), thread_usage(pid), steal_seconds());
     let figures = load.await;
     let (after, threads_after) = (cpu_seconds(pid), thread_usage(pid));
+    let steal_ms = (steal_seconds() - steal_before) * 1e3;
     let requests = row.requests as f64;
     let cpu_us = (after - before) / requests * 1e6;
     // Per group: what it spent in the window (a thread started in it counts from zero).
@@ -138,7 +143,12 @@ async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figure
     Measured {
         grant: row.grant.to_owned(),
         cpu_us,
-        by_thread: format!("- {} {}: {}", row.build, row.grant, by_thread.join(", ")),
+        by_thread: format!(
+            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms",
+            row.build,
+            row.grant,
+            by_thread.join(", ")
+        ),
     }
 }
 

@@ -147,6 +147,20 @@ fn stat_cpu_seconds(stat: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// Seconds the hypervisor has kept this machine's CPUs from running it (`steal` of the `cpu`
+/// line of `/proc/stat`, all CPUs together): a load test's window with steal in it was
+/// measured on a machine that stopped now and then, whatever the server did.
+pub fn steal_seconds() -> f64 {
+    std::fs::read_to_string("/proc/stat").map_or(0.0, |stat| stat_steal_seconds(&stat))
+}
+
+fn stat_steal_seconds(stat: &str) -> f64 {
+    stat.lines()
+        .find_map(|line| line.strip_prefix("cpu "))
+        .and_then(|fields| fields.split_whitespace().nth(7)?.parse::<f64>().ok())
+        .map_or(0.0, |ticks| ticks / 100.0)
+}
+
 /// What one group of a process's threads has spent so far: CPU seconds and context
 /// switches (voluntary and involuntary).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -227,5 +241,13 @@ mod tests {
         }
         let probe = probe.expect("the probes' group");
         assert_eq!(probe.threads, 2);
+    }
+
+    #[test]
+    fn steal_is_the_eighth_figure_of_the_cpu_line() {
+        let stat = "cpu  304252 51052 34182 174204 2080 0 635 167 0 0\n\
+                    cpu0 152126 25526 17091 87102 1040 0 317 83 0 0\n";
+        assert_eq!(stat_steal_seconds(stat), 1.67);
+        assert_eq!(stat_steal_seconds("intr 1 2 3\n"), 0.0);
     }
 }
