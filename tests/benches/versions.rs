@@ -13,8 +13,10 @@
 //! Below that, each row's CPU per request by group of the server's threads (`domain`:
 //! the lanes running rules, signing and the store; `tokio-rt-worker`: HTTP; `sled-io`,
 //! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
-//! and how often the threads hand work to each other; and the machine's steal time in the
-//! window (a hypervisor that stops the VM now and then shows in p99, whatever the server does).
+//! and how often the threads hand work to each other; the machine's steal time in the window
+//! (a hypervisor that stops the VM now and then shows in p99, whatever the server does); and
+//! how the requests above p99 spread over time (many ending in one 5 ms window: everyone was
+//! held up at once).
 //!
 //! `BASELINE_BINARY` is the other binary, `BASELINE_RULES` the directory of the example-rule
 //! modules built with its SDK (`add_roles.wasm`, ...; an older server may not run this tree's
@@ -25,8 +27,8 @@
 use std::path::{Path, PathBuf};
 
 use claimsmith_tests::load::{
-    CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, refresh_load, refresh_tenant, repeat_load,
-    run_chains, signing_cost, start_chains,
+    CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, TAIL_WINDOW, refresh_load, refresh_tenant,
+    repeat_load, run_chains, signing_cost, start_chains,
 };
 use claimsmith_tests::process::{
     Process, cpu_seconds, deployment_dir, steal_seconds, thread_usage,
@@ -144,10 +146,15 @@ async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figure
         grant: row.grant.to_owned(),
         cpu_us,
         by_thread: format!(
-            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms",
+            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms; above p99: {} \
+             requests, ending in {} windows of {} ms, at most {} in one",
             row.build,
             row.grant,
-            by_thread.join(", ")
+            by_thread.join(", "),
+            figures.tail.slow,
+            figures.tail.windows,
+            TAIL_WINDOW.as_millis(),
+            figures.tail.largest,
         ),
     }
 }
@@ -162,10 +169,11 @@ fn print_ratios(baseline: &[Measured], this_tree: &[Measured]) {
                 .map(|m| m.cpu_us)
                 .collect()
         };
-        if of(baseline).is_empty() {
+        let old = of(baseline);
+        if old.is_empty() {
             continue;
         }
-        let shares: Vec<String> = of(baseline)
+        let shares: Vec<String> = old
             .iter()
             .zip(of(this_tree))
             .map(|(old, new)| format!("{:.2}", new / old))

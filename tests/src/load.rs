@@ -2,12 +2,19 @@
 
 use std::time::{Duration, Instant};
 
+mod tail;
+
+pub use tail::{Tail, Timed, WINDOW as TAIL_WINDOW};
+
 /// Throughput and latency percentiles of a run.
 #[derive(Debug, Clone, Copy)]
 pub struct Figures {
     pub rate: f64,
     pub p50: Duration,
     pub p99: Duration,
+    /// How the requests above the p99 spread over time; empty where the run did not note
+    /// when each request ended.
+    pub tail: Tail,
 }
 
 /// The figures of `samples` (one latency per request) over `elapsed`.
@@ -23,7 +30,15 @@ pub fn figures(mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
         rate: samples.len() as f64 / elapsed.as_secs_f64(),
         p50: at(0.5),
         p99: at(0.99),
+        tail: Tail::default(),
     }
+}
+
+/// [`figures`] of requests that noted when they ended, with their [`Tail`].
+pub fn timed_figures(samples: Vec<Timed>, elapsed: Duration) -> Figures {
+    let mut figures = figures(samples.iter().map(|sample| sample.took).collect(), elapsed);
+    figures.tail = tail::tail(&samples, figures.p99);
+    figures
 }
 
 /// The client secret of the load scenarios' client `load`.
@@ -184,13 +199,14 @@ pub async fn run_chains(http: &reqwest::Client, chains: Chains, per_client: usiz
                 ];
                 let (body, took) = token(&http, &node, &params).await;
                 refresh_token = body["refresh_token"].as_str().expect("rotated").to_owned();
-                samples.push(took);
+                let ended = started.elapsed();
+                samples.push(Timed { ended, took });
             }
             samples
         });
     }
     let samples = workers.join_all().await.into_iter().flatten().collect();
-    figures(samples, started.elapsed())
+    timed_figures(samples, started.elapsed())
 }
 
 /// `clients` clients each sending the same grant `per_client` times, one request at a time.
@@ -208,13 +224,15 @@ pub async fn repeat_load(
         workers.spawn(async move {
             let mut samples = Vec::with_capacity(per_client);
             for _ in 0..per_client {
-                samples.push(token(&http, &node, params).await.1);
+                let took = token(&http, &node, params).await.1;
+                let ended = started.elapsed();
+                samples.push(Timed { ended, took });
             }
             samples
         });
     }
     let samples = workers.join_all().await.into_iter().flatten().collect();
-    figures(samples, started.elapsed())
+    timed_figures(samples, started.elapsed())
 }
 
 /// A client-credentials grant of the load client for the load API.
