@@ -25,6 +25,25 @@ fn the_data_directory_is_private_to_its_owner() {
     assert!(files > 0);
 }
 
+#[test]
+fn a_flush_syncs_the_file_sled_writes_its_log_to() {
+    use std::os::unix::fs::MetadataExt;
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("data");
+    let store = crate::SledStore::open(&dir).unwrap();
+    oidc_core::Store::put_tenant(&store, &oidc_core::testkit::fixtures::tenant("acme")).unwrap();
+    store.flush().unwrap();
+    // The file the store syncs is the one sled wrote the tenant to.
+    let synced = store.file.as_ref().expect("an opened store syncs its file");
+    let (synced, written) = (
+        synced.metadata().unwrap(),
+        std::fs::metadata(dir.join("db")).unwrap(),
+    );
+    assert_eq!((synced.dev(), synced.ino()), (written.dev(), written.ino()));
+    assert!(written.len() > 0);
+    assert!(crate::SledStore::temporary().unwrap().file.is_none());
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
