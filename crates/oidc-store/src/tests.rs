@@ -2,14 +2,20 @@
 
 oidc_core::store_conformance!(crate::SledStore::temporary().unwrap());
 
-#[test]
-fn the_data_directory_is_private_to_its_owner() {
-    use std::os::unix::fs::PermissionsExt;
+/// A store opened on `data` in a new temporary directory, holding one tenant, flushed.
+fn opened_with_a_tenant() -> (tempfile::TempDir, std::path::PathBuf, crate::SledStore) {
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("data");
     let store = crate::SledStore::open(&dir).unwrap();
     oidc_core::Store::put_tenant(&store, &oidc_core::testkit::fixtures::tenant("acme")).unwrap();
     store.flush().unwrap();
+    (parent, dir, store)
+}
+
+#[test]
+fn the_data_directory_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_parent, dir, store) = opened_with_a_tenant();
     drop(store);
     let store = crate::SledStore::open(&dir).unwrap();
     drop(store);
@@ -28,11 +34,7 @@ fn the_data_directory_is_private_to_its_owner() {
 #[test]
 fn a_flush_syncs_the_file_sled_writes_its_log_to() {
     use std::os::unix::fs::MetadataExt;
-    let parent = tempfile::tempdir().unwrap();
-    let dir = parent.path().join("data");
-    let store = crate::SledStore::open(&dir).unwrap();
-    oidc_core::Store::put_tenant(&store, &oidc_core::testkit::fixtures::tenant("acme")).unwrap();
-    store.flush().unwrap();
+    let (_parent, dir, store) = opened_with_a_tenant();
     // The file the store syncs is the one sled wrote the tenant to.
     let synced = store.file.as_ref().expect("an opened store syncs its file");
     let (synced, written) = (
