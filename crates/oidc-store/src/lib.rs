@@ -112,8 +112,9 @@ impl SledStore {
         make_private_dir(path)?;
         let mut store = Self::from_db(sled::open(path)?)?;
         make_private_files(path)?;
-        // sled 0.34 keeps its log and pages in this one file (`Config::db_path`). Synced once
-        // now, so what opening wrote (the schema version, a migration) is durable too.
+        // sled 0.34 keeps its log and pages in this one file (`Config::db_path`). Flushed and
+        // synced once now, so what opening wrote (the schema version, a migration) is durable.
+        store.db.flush()?;
         let file = std::fs::File::open(path.join("db")).map_err(OpenError::DataFile)?;
         file.sync_data().map_err(OpenError::DataFile)?;
         store.file = Some(Arc::new(file));
