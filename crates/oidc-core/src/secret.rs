@@ -46,7 +46,7 @@ impl SecretHash {
     }
 
     pub fn to_hex(&self) -> String {
-        hex_bytes::encode(&self.0)
+        hex::encode(self.0)
     }
 }
 
@@ -94,12 +94,8 @@ pub fn new_id(prefix: &str, entropy: &mut dyn Entropy) -> String {
 mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn encode(bytes: &[u8]) -> String {
-        hex::encode(bytes)
-    }
-
     pub(super) fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&encode(bytes))
+        s.serialize_str(&hex::encode(bytes))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
