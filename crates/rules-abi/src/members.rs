@@ -21,7 +21,6 @@
 //! A reader ignores objects and keys it does not know (the host may add members), and treats
 //! a member that is not listed as absent (the host leaves defaults out, as in version 1).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -92,18 +91,28 @@ impl std::error::Error for MemberError {}
 /// Encodes `input` for a version-2 module: the JSON is written once, and the table from what
 /// was noted while writing it.
 pub fn encode(input: &RuleInput) -> serde_json::Result<Vec<u8>> {
+    encode_with_seed(input, input.seed)
+}
+
+/// [`encode`], with `seed` written as the event's `seed` in place of `input.seed`.
+///
+/// Why: a chain gives each rule a seed of its own, and this spares it a copy of the whole
+/// event per rule just to change one number.
+pub fn encode_with_seed(input: &RuleInput, seed: u64) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(4096);
     // The document's length goes here once it is known.
     out.extend_from_slice(&[0; 4]);
-    let found = recorder::record(input, &mut out)?;
+    let table = recorder::record(input, seed, &mut out)?;
     let document_len = out.len() - 4;
     out[..4].copy_from_slice(&len_u32(document_len).to_le_bytes());
-    write_table(
-        &mut out,
-        found
-            .iter()
-            .map(|(object, key, value)| (*object, key.as_ref(), value.start - 4, value.len())),
-    )?;
+    table.write(&mut out);
+    Ok(out)
+}
+
+/// Version 1's input: the event's JSON alone, with `seed` as its seed (as [`encode_with_seed`]).
+pub fn json_with_seed(input: &RuleInput, seed: u64) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(4096);
+    recorder::record(input, seed, &mut out)?;
     Ok(out)
 }
 
@@ -113,61 +122,79 @@ pub fn encode(input: &RuleInput) -> serde_json::Result<Vec<u8>> {
 /// event's own members and settings first, then the context, then the user.
 pub fn encode_document(document: &[u8]) -> serde_json::Result<Vec<u8>> {
     let event: BTreeMap<&str, &RawValue> = serde_json::from_slice(document)?;
-    let mut entries: Vec<(Object, Cow<'_, str>, &RawValue)> = Vec::with_capacity(48);
-    entries.extend(
-        event
-            .iter()
-            .map(|(key, value)| (Object::Event, Cow::Borrowed(*key), *value)),
-    );
+    let mut table = Table::default();
+    // The value is a slice of `document`: its offset is the distance between the two.
+    let at = |value: &RawValue| {
+        let start = value.get().as_ptr() as usize - document.as_ptr() as usize;
+        start..start + value.get().len()
+    };
+    for (key, value) in &event {
+        table.push(Object::Event, key, at(value))?;
+    }
     if let Some(value) = event.get("configuration") {
         // Setting names are the tenant's: read them unescaped, whatever they hold.
         let settings: BTreeMap<String, &RawValue> = serde_json::from_str(value.get())?;
-        entries.extend(
-            settings
-                .into_iter()
-                .map(|(key, value)| (Object::Configuration, Cow::Owned(key), value)),
-        );
+        for (key, value) in &settings {
+            table.push(Object::Configuration, key, at(value))?;
+        }
     }
     for (object, key) in [(Object::Context, "context"), (Object::User, "user")] {
         if let Some(value) = event.get(key) {
             let members: BTreeMap<&str, &RawValue> = serde_json::from_str(value.get())?;
-            entries.extend(
-                members
-                    .into_iter()
-                    .map(|(key, value)| (object, Cow::Borrowed(key), value)),
-            );
+            for (key, value) in &members {
+                table.push(object, key, at(value))?;
+            }
         }
     }
-    let mut out = Vec::with_capacity(8 + document.len() + 20 * entries.len());
+    let mut out = Vec::with_capacity(8 + document.len() + 20 * 48);
     out.extend_from_slice(&len_u32(document.len()).to_le_bytes());
     out.extend_from_slice(document);
-    write_table(
-        &mut out,
-        entries.iter().map(|(object, key, value)| {
-            // The value is a slice of `document`: its offset is the distance between the two.
-            let start = value.get().as_ptr() as usize - document.as_ptr() as usize;
-            (*object, key.as_ref(), start, value.get().len())
-        }),
-    )?;
+    table.write(&mut out);
     Ok(out)
 }
 
-/// Appends the table: the entry count, then each entry.
-fn write_table<'a>(
-    out: &mut Vec<u8>,
-    entries: impl ExactSizeIterator<Item = (Object, &'a str, usize, usize)>,
-) -> serde_json::Result<()> {
-    out.extend_from_slice(&len_u32(entries.len()).to_le_bytes());
-    for (object, key, start, len) in entries {
+/// The table being built: its entries already in their wire form, one buffer per object, so
+/// they come out in lookup order (the event's, its settings, context, user) without sorting
+/// or keeping each name apart.
+#[derive(Debug, Default)]
+struct Table {
+    /// Indexed by [`Table::rank`].
+    entries: [Vec<u8>; 4],
+    count: usize,
+}
+
+impl Table {
+    /// Where `object`'s entries go: the order a rule looks members up in most.
+    fn rank(object: Object) -> usize {
+        match object {
+            Object::Event => 0,
+            Object::Configuration => 1,
+            Object::Context => 2,
+            Object::User => 3,
+        }
+    }
+
+    /// Notes that `object`'s member `key` lies at `value` in the document.
+    fn push(&mut self, object: Object, key: &str, value: Range<usize>) -> serde_json::Result<()> {
         let key_len = u8::try_from(key.len())
             .map_err(|_| serde::ser::Error::custom(format!("member name {key:?} is too long")))?;
-        out.push(object.code());
-        out.push(key_len);
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(&len_u32(start).to_le_bytes());
-        out.extend_from_slice(&len_u32(len).to_le_bytes());
+        let entries = &mut self.entries[Table::rank(object)];
+        entries.push(object.code());
+        entries.push(key_len);
+        entries.extend_from_slice(key.as_bytes());
+        entries.extend_from_slice(&len_u32(value.start).to_le_bytes());
+        entries.extend_from_slice(&len_u32(value.len()).to_le_bytes());
+        self.count += 1;
+        Ok(())
     }
-    Ok(())
+
+    /// Appends the table: the entry count, then each entry.
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&len_u32(self.count).to_le_bytes());
+        for entries in &self.entries {
+            out.extend_from_slice(entries);
+        }
+    }
 }
 
 /// Inputs are capped far below 4 GiB (the host's input limit), so this never saturates.

@@ -27,10 +27,16 @@ pub struct RuleOutcome {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_token_scope: Option<Vec<String>>,
     /// Stops the chain and refuses the issuance.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_only"
+    )]
     pub deny: Option<Deny>,
     /// Sends the user to a page before tokens are issued. Refused where no user is present.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_only"
+    )]
     pub redirect: Option<Redirect>,
     /// Keys to set in the user's `app_metadata`, persisted only if the issuance succeeds.
     #[serde(skip_serializing_if = "Claims::is_empty")]
@@ -39,7 +45,10 @@ pub struct RuleOutcome {
     #[serde(skip_serializing_if = "Claims::is_empty")]
     pub user_metadata: Claims,
     /// Revokes the refresh token being exchanged, and its family.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "object_only"
+    )]
     pub revoke_refresh_token: Option<RevokeRefreshToken>,
     /// Shortens the refresh token's absolute lifetime (milliseconds since the Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +56,21 @@ pub struct RuleOutcome {
     /// Shortens the refresh token's idle lifetime (milliseconds since the Unix epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token_idle_expires_at: Option<u64>,
+}
+
+/// Reads an optional member that must be a JSON object (or null): serde would also take a
+/// struct written as an array, which the wire format does not allow.
+fn object_only<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<Claims>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(fields) => T::deserialize(serde_json::Value::Object(fields))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 /// A refusal: the OAuth error and the description the client sees.
@@ -141,6 +165,14 @@ pub fn decode_outcome(bytes: &[u8], max_bytes: usize) -> Result<RuleOutcome, Out
         return Err(OutcomeError::TooDeep {
             max: MAX_OUTCOME_DEPTH,
         });
+    }
+    // Most outputs are well-formed: read them in one pass. Any error is read again the slow
+    // way below, so the answer (and its message) is exactly the slow way's.
+    if text.trim_start().starts_with('{')
+        && let Ok(outcome) = serde_json::from_str::<RuleOutcome>(text)
+    {
+        outcome.check()?;
+        return Ok(outcome);
     }
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| OutcomeError::Json(e.to_string()))?;

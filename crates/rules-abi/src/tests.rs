@@ -264,6 +264,32 @@ fn outcome_is_parsed_strictly() {
         .assert_eq(&decode_err(r#"{"idToken":{}} trailing"#));
 }
 
+/// Well-formed outputs are read in one pass, anything else the slow way: both must give the
+/// same outcome, including where serde's typed reading alone would differ.
+#[test]
+fn the_one_pass_reading_gives_what_the_slow_reading_gives() {
+    let read = |text: &str| decode_outcome(text.as_bytes(), 64 * 1024).unwrap();
+    // A repeated member: the last one wins, as it did when every output went through `Value`.
+    let repeated = read(r#"{"idToken":{"a":1},"idToken":{"b":2}}"#);
+    assert_eq!(
+        repeated.id_token,
+        json!({"b": 2}).as_object().unwrap().clone()
+    );
+    assert_eq!(
+        read(r#"{"deny":null,"redirect":null}"#),
+        RuleOutcome::default()
+    );
+    let spaced = read(" \n{\"deny\":{\"error\":\"unauthorized\",\"description\":\"no\"}}");
+    assert_eq!(
+        spaced.deny,
+        Some(Deny {
+            error: DenyError::Unauthorized,
+            description: "no".into()
+        })
+    );
+    expect!["output is not a valid outcome: the outcome and its deny, redirect and revokeRefreshToken must be JSON objects"].assert_eq(&decode_err(r#"{"idToken":{},"revokeRefreshToken":["x"]}"#));
+}
+
 #[test]
 fn outcome_size_utf8_and_depth_are_capped() {
     assert_eq!(
@@ -410,6 +436,19 @@ fn recording_while_writing_finds_what_a_scan_finds() {
             .iter()
             .any(|(object, key, _)| object == "Some(Configuration)" && key == "QUOTE\"D")
     );
+}
+
+/// A chain gives each rule its own seed without copying the event: the encoding with another
+/// seed is the encoding of the event holding that seed.
+#[test]
+fn a_seed_given_apart_is_written_as_the_events_seed() {
+    let mut input = sample_input();
+    input.seed = 1;
+    let apart = members::encode_with_seed(&input, 0xfeed).unwrap();
+    let v1 = members::json_with_seed(&input, 0xfeed).unwrap();
+    input.seed = 0xfeed;
+    assert_eq!(apart, members::encode(&input).unwrap());
+    assert_eq!(v1, serde_json::to_vec(&input).unwrap());
 }
 
 #[test]

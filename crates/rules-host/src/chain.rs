@@ -73,8 +73,11 @@ impl RuleHost {
                 waited_ms: started.elapsed().as_millis() as u64,
             })?;
 
-        let mut input = input.clone();
-        let base_seed = input.seed;
+        // The input as earlier rules of the chain changed it: copied from `input` only when a
+        // rule changes something a later rule sees, so a chain of one rule, or of rules that
+        // only read, never copies the event.
+        let mut changed: Option<RuleInput> = None;
+        let last = enabled.len() - 1;
         for (index, rule) in enabled.into_iter().enumerate() {
             let fail = |failure| RuleError {
                 rule: rule.name.clone(),
@@ -88,8 +91,9 @@ impl RuleHost {
             if remaining.is_zero() {
                 return Err(fail(chain_deadline()).into());
             }
-            input.seed = mix_seed(base_seed, index as u64);
-            let bytes = rule.module.0.abi.encode(&input).map_err(|e| {
+            let seed = mix_seed(input.seed, index as u64);
+            let current = changed.as_ref().unwrap_or(input);
+            let bytes = rule.module.0.abi.encode(current, seed).map_err(|e| {
                 fail(RuleFailure::Instantiation {
                     message: e.to_string(),
                 })
@@ -113,7 +117,10 @@ impl RuleHost {
                 duration,
                 log,
             } = report;
-            let stop = absorb(&mut chain.outcome, &mut input, outcome);
+            if index < last && changes_input(&outcome) {
+                carry_into_input(changed.get_or_insert_with(|| input.clone()), &outcome);
+            }
+            let stop = absorb(&mut chain.outcome, &input.context.protocol, outcome);
             chain.runs.push(RuleRun {
                 rule: rule.name.clone(),
                 fuel_used,
@@ -130,32 +137,47 @@ impl RuleHost {
     }
 }
 
-/// Folds one rule's outcome into the chain's and into the next rule's input. Returns whether
-/// the chain stops here (a deny, or a refresh-token revocation while one is exchanged).
-fn absorb(chain: &mut RuleOutcome, input: &mut RuleInput, outcome: RuleOutcome) -> bool {
-    for (name, value) in outcome.id_token {
+/// Whether `outcome` changes what the next rule of the chain sees.
+fn changes_input(outcome: &RuleOutcome) -> bool {
+    !outcome.id_token.is_empty()
+        || !outcome.access_token.is_empty()
+        || outcome.access_token_scope.is_some()
+        || !outcome.app_metadata.is_empty()
+        || !outcome.user_metadata.is_empty()
+}
+
+/// Carries one rule's claims, scope and metadata into the next rule's input.
+fn carry_into_input(input: &mut RuleInput, outcome: &RuleOutcome) {
+    for (name, value) in &outcome.id_token {
         input.context.id_token.insert(name.clone(), value.clone());
-        chain.id_token.insert(name, value);
     }
-    for (name, value) in outcome.access_token {
+    for (name, value) in &outcome.access_token {
         input
             .context
             .access_token
             .insert(name.clone(), value.clone());
-        chain.access_token.insert(name, value);
     }
+    if let Some(scope) = &outcome.access_token_scope {
+        input.context.scope.clone_from(scope);
+    }
+    for (key, value) in &outcome.app_metadata {
+        input.user.app_metadata.insert(key.clone(), value.clone());
+    }
+    for (key, value) in &outcome.user_metadata {
+        input.user.user_metadata.insert(key.clone(), value.clone());
+    }
+}
+
+/// Folds one rule's outcome into the chain's. Returns whether the chain stops here (a deny,
+/// or a refresh-token revocation while one is exchanged, which `protocol` says).
+fn absorb(chain: &mut RuleOutcome, protocol: &Protocol, outcome: RuleOutcome) -> bool {
+    chain.id_token.extend(outcome.id_token);
+    chain.access_token.extend(outcome.access_token);
     if let Some(scope) = outcome.access_token_scope {
-        input.context.scope.clone_from(&scope);
         chain.access_token_scope = Some(scope);
     }
-    for (key, value) in outcome.app_metadata {
-        input.user.app_metadata.insert(key.clone(), value.clone());
-        chain.app_metadata.insert(key, value);
-    }
-    for (key, value) in outcome.user_metadata {
-        input.user.user_metadata.insert(key.clone(), value.clone());
-        chain.user_metadata.insert(key, value);
-    }
+    chain.app_metadata.extend(outcome.app_metadata);
+    chain.user_metadata.extend(outcome.user_metadata);
     if outcome.redirect.is_some() {
         chain.redirect = outcome.redirect;
     }
@@ -173,7 +195,7 @@ fn absorb(chain: &mut RuleOutcome, input: &mut RuleInput, outcome: RuleOutcome) 
     // deny, an allow-list) and then issue, which is failing open.
     let revoke = outcome
         .revoke_refresh_token
-        .filter(|_| input.context.protocol == Protocol::OAuth2RefreshToken);
+        .filter(|_| *protocol == Protocol::OAuth2RefreshToken);
     let stop = outcome.deny.is_some() || revoke.is_some();
     chain.deny = outcome.deny;
     chain.revoke_refresh_token = revoke;

@@ -253,11 +253,15 @@ pub(crate) fn check_abi(module: &Module) -> Result<AbiVersion, ValidationError> 
 pub struct AbiVersion(pub u32);
 
 impl AbiVersion {
-    /// Encodes `input` the way this version reads it.
-    pub(crate) fn encode(self, input: &rules_abi::RuleInput) -> serde_json::Result<Vec<u8>> {
+    /// Encodes `input`, with `seed` as its seed, the way this version reads it.
+    pub(crate) fn encode(
+        self,
+        input: &rules_abi::RuleInput,
+        seed: u64,
+    ) -> serde_json::Result<Vec<u8>> {
         match self.0 {
-            1 => serde_json::to_vec(input),
-            _ => rules_abi::members::encode(input),
+            1 => rules_abi::members::json_with_seed(input, seed),
+            _ => rules_abi::members::encode_with_seed(input, seed),
         }
     }
 }

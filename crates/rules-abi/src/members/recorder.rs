@@ -6,39 +6,37 @@
 //! names and commas exactly as `serde_json` would), every value inside them through
 //! `serde_json` itself, so the document is byte for byte `serde_json::to_vec`'s.
 
-use std::borrow::Cow;
-use std::ops::Range;
-
 use serde::ser::{self, Impossible, Serialize};
 use serde_json::Error;
 
-use super::Object;
+use super::{Object, Table};
 
-/// One member found: its object, its name and where its JSON lies in the document.
-pub(super) type Found = (Object, Cow<'static, str>, Range<usize>);
-
-/// Writes `value` (an object) into `out`, and returns its members, the event's own first.
-pub(super) fn record<T: Serialize>(value: &T, out: &mut Vec<u8>) -> Result<Vec<Found>, Error> {
-    let mut found = Vec::with_capacity(48);
+/// Writes `value` (the event, an object) into `out` and returns the table of its members,
+/// with `seed` written as the event's `seed` member whatever `value` holds there.
+pub(super) fn record<T: Serialize>(
+    value: &T,
+    seed: u64,
+    out: &mut Vec<u8>,
+) -> Result<Table, Error> {
+    let mut table = Table::default();
+    let origin = out.len();
     value.serialize(Recorder {
         out,
-        found: &mut found,
+        table: &mut table,
+        origin,
+        seed,
         object: Object::Event,
     })?;
-    // The order a rule looks members up in most: the event's, its settings, context, user.
-    found.sort_by_key(|(object, _, _)| match object {
-        Object::Event => 0,
-        Object::Configuration => 1,
-        Object::Context => 2,
-        Object::User => 3,
-    });
-    Ok(found)
+    Ok(table)
 }
 
 /// Serializes one recorded object: the event, or one of its objects whose members are listed.
 struct Recorder<'a> {
     out: &'a mut Vec<u8>,
-    found: &'a mut Vec<Found>,
+    table: &'a mut Table,
+    /// Where the document starts in `out`: offsets in the table count from there.
+    origin: usize,
+    seed: u64,
     object: Object,
 }
 
@@ -54,23 +52,24 @@ impl<'a> Recorder<'a> {
     }
 
     /// Writes one member's value, recording where it lies.
-    fn member<T: Serialize + ?Sized>(
-        &mut self,
-        key: Cow<'static, str>,
-        value: &T,
-    ) -> Result<(), Error> {
+    fn member<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), Error> {
         let start = self.out.len();
-        match self.nested(&key) {
+        match self.nested(key) {
             Some(object) => value.serialize(Recorder {
                 out: &mut *self.out,
-                found: &mut *self.found,
+                table: &mut *self.table,
+                origin: self.origin,
+                seed: self.seed,
                 object,
             })?,
+            None if self.object == Object::Event && key == "seed" => {
+                serde_json::to_writer(&mut *self.out, &self.seed)?;
+            }
             None => value.serialize(&mut serde_json::Serializer::new(&mut *self.out))?,
         }
         let end = self.out.len();
-        self.found.push((self.object, key, start..end));
-        Ok(())
+        self.table
+            .push(self.object, key, start - self.origin..end - self.origin)
     }
 }
 
@@ -108,7 +107,7 @@ impl ser::SerializeStruct for Members<'_> {
         value: &T,
     ) -> Result<(), Error> {
         self.name(key)?;
-        self.recorder.member(Cow::Borrowed(key), value)
+        self.recorder.member(key, value)
     }
 
     fn end(self) -> Result<(), Error> {
@@ -125,15 +124,24 @@ impl ser::SerializeMap for Members<'_> {
         self.comma();
         let start = self.recorder.out.len();
         serde_json::to_writer(&mut *self.recorder.out, key)?;
-        // Read the name back unescaped: the table holds names as a rule compares them.
-        self.key = Some(serde_json::from_slice(&self.recorder.out[start..])?);
+        // The table holds names unescaped, as a rule compares them. Most need no unescaping:
+        // then they are the bytes between the quotes.
+        let written = &self.recorder.out[start..];
+        let plain = written
+            .get(1..written.len().saturating_sub(1))
+            .filter(|inner| !inner.contains(&b'\\'))
+            .and_then(|inner| std::str::from_utf8(inner).ok());
+        self.key = Some(match plain {
+            Some(name) => name.to_owned(),
+            None => serde_json::from_slice(written)?,
+        });
         self.recorder.out.push(b':');
         Ok(())
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
         let key = self.key.take().unwrap_or_default();
-        self.recorder.member(Cow::Owned(key), value)
+        self.recorder.member(&key, value)
     }
 
     fn end(self) -> Result<(), Error> {
