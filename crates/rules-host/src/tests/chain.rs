@@ -168,3 +168,92 @@ fn public_descriptions_name_the_rule_and_the_limit_only() {
         "Rule 'x' failed: fuel limit of 5 exceeded."
     );
 }
+
+/// A rule (ABI v1, whose input is the event's JSON alone) that logs its whole input and
+/// returns `output`.
+fn logging_input(host: &RuleHost, name: &str, order: i64, output: &str) -> ChainRule {
+    let wasm = wat(&rule_wat(
+        "(call $log (local.get $ptr) (local.get $len)) (call $out)",
+        output.as_bytes(),
+        "",
+    ));
+    ChainRule {
+        name: name.into(),
+        order,
+        enabled: true,
+        module: host.load(&wasm, &RuleLimits::default()).unwrap(),
+    }
+}
+
+/// The chain copies the event only when a rule changes something: whatever it copies or
+/// not, every later rule must see every change of the earlier ones, and a seed of its own.
+#[test]
+fn later_rules_see_what_earlier_ones_changed_and_a_seed_of_their_own() {
+    let host = host();
+    let limits = limits_with(|limits| limits.log_line_chars = 4096);
+    let rules = vec![
+        rule(
+            &host,
+            "changer",
+            1,
+            r#"{"idToken":{"https://x.test/a":1},"accessToken":{"https://x.test/b":2},
+                "accessTokenScope":["openid","read"],"appMetadata":{"plan":"gold"},
+                "userMetadata":{"theme":"dark"}}"#,
+        ),
+        logging_input(&host, "reader", 2, "{}"),
+        logging_input(&host, "last", 3, r#"{"idToken":{"https://x.test/c":3}}"#),
+    ];
+    let mut input = RuleInput::default();
+    input.user.user_id = "u1".into();
+    input.context.scope = vec!["openid".into()];
+    input.seed = 42;
+    let chain = host.run_chain(&rules, &input, &limits).unwrap();
+    let seen: Vec<serde_json::Value> = chain.runs[1..]
+        .iter()
+        .map(|run| serde_json::from_str(&run.log[0]).expect("the input, logged whole"))
+        .collect();
+    for event in &seen {
+        assert_eq!(event["context"]["idToken"], json!({"https://x.test/a": 1}));
+        assert_eq!(
+            event["context"]["accessToken"],
+            json!({"https://x.test/b": 2})
+        );
+        assert_eq!(event["context"]["scope"], json!(["openid", "read"]));
+        assert_eq!(event["user"]["app_metadata"], json!({"plan": "gold"}));
+        assert_eq!(event["user"]["user_metadata"], json!({"theme": "dark"}));
+        assert_eq!(event["user"]["user_id"], json!("u1"));
+    }
+    let seeds: Vec<u64> = seen.iter().map(|e| e["seed"].as_u64().unwrap()).collect();
+    assert_ne!(seeds[0], seeds[1], "each rule has a seed of its own");
+    assert!(
+        !seeds.contains(&42),
+        "derived from the caller's, not equal to it"
+    );
+    // The last rule's change is in the outcome, though no rule reads it.
+    assert_eq!(chain.outcome.id_token["https://x.test/c"], json!(3));
+    // The same chain on the same input gives every rule the same seed again.
+    let again = host.run_chain(&rules, &input, &limits).unwrap();
+    assert_eq!(again.runs[1].log, chain.runs[1].log);
+}
+
+/// A rule that changes nothing leaves the next rule the caller's event as it was.
+#[test]
+fn a_rule_that_changes_nothing_passes_the_event_on_unchanged() {
+    let host = host();
+    let limits = limits_with(|limits| limits.log_line_chars = 4096);
+    let rules = vec![
+        rule(&host, "quiet", 1, "{}"),
+        logging_input(&host, "reader", 2, "{}"),
+    ];
+    let mut input = RuleInput::default();
+    input.user.app_metadata.insert("plan".into(), json!("free"));
+    input
+        .context
+        .id_token
+        .insert("https://x.test/a".into(), json!(0));
+    let chain = host.run_chain(&rules, &input, &limits).unwrap();
+    let mut seen: RuleInput = serde_json::from_str(&chain.runs[1].log[0]).unwrap();
+    assert_ne!(seen.seed, input.seed);
+    seen.seed = input.seed;
+    assert_eq!(seen, input);
+}
