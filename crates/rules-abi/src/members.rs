@@ -146,7 +146,7 @@ pub fn encode_document(document: &[u8]) -> serde_json::Result<Vec<u8>> {
             }
         }
     }
-    let mut out = Vec::with_capacity(8 + document.len() + 20 * 48);
+    let mut out = Vec::with_capacity(8 + document.len() + table.len_bytes());
     out.extend_from_slice(&len_u32(document.len()).to_le_bytes());
     out.extend_from_slice(document);
     table.write(&mut out);
@@ -186,6 +186,11 @@ impl Table {
         entries.extend_from_slice(&len_u32(value.len()).to_le_bytes());
         self.count += 1;
         Ok(())
+    }
+
+    /// The entries' size on the wire, the count not included.
+    fn len_bytes(&self) -> usize {
+        self.entries.iter().map(Vec::len).sum()
     }
 
     /// Appends the table: the entry count, then each entry.

@@ -117,8 +117,8 @@ impl RuleHost {
                 duration,
                 log,
             } = report;
-            if index < last && changes_input(&outcome) {
-                carry_into_input(changed.get_or_insert_with(|| input.clone()), &outcome);
+            if index < last {
+                carry_into_input(&mut changed, input, &outcome);
             }
             let stop = absorb(&mut chain.outcome, &input.context.protocol, outcome);
             chain.runs.push(RuleRun {
@@ -137,34 +137,31 @@ impl RuleHost {
     }
 }
 
-/// Whether `outcome` changes what the next rule of the chain sees.
-fn changes_input(outcome: &RuleOutcome) -> bool {
-    !outcome.id_token.is_empty()
-        || !outcome.access_token.is_empty()
-        || outcome.access_token_scope.is_some()
-        || !outcome.app_metadata.is_empty()
-        || !outcome.user_metadata.is_empty()
-}
-
-/// Carries one rule's claims, scope and metadata into the next rule's input.
-fn carry_into_input(input: &mut RuleInput, outcome: &RuleOutcome) {
+/// Carries one rule's claims, scope and metadata into the next rule's input: `changed`, which
+/// is copied from `original` at the first change it takes, so nothing is copied for a rule
+/// that changes none of them.
+fn carry_into_input(changed: &mut Option<RuleInput>, original: &RuleInput, outcome: &RuleOutcome) {
+    fn next<'a>(changed: &'a mut Option<RuleInput>, original: &RuleInput) -> &'a mut RuleInput {
+        changed.get_or_insert_with(|| original.clone())
+    }
     for (name, value) in &outcome.id_token {
-        input.context.id_token.insert(name.clone(), value.clone());
+        let claims = &mut next(changed, original).context.id_token;
+        claims.insert(name.clone(), value.clone());
     }
     for (name, value) in &outcome.access_token {
-        input
-            .context
-            .access_token
-            .insert(name.clone(), value.clone());
+        let claims = &mut next(changed, original).context.access_token;
+        claims.insert(name.clone(), value.clone());
     }
     if let Some(scope) = &outcome.access_token_scope {
-        input.context.scope.clone_from(scope);
+        next(changed, original).context.scope.clone_from(scope);
     }
     for (key, value) in &outcome.app_metadata {
-        input.user.app_metadata.insert(key.clone(), value.clone());
+        let metadata = &mut next(changed, original).user.app_metadata;
+        metadata.insert(key.clone(), value.clone());
     }
     for (key, value) in &outcome.user_metadata {
-        input.user.user_metadata.insert(key.clone(), value.clone());
+        let metadata = &mut next(changed, original).user.user_metadata;
+        metadata.insert(key.clone(), value.clone());
     }
 }
 
