@@ -20,6 +20,7 @@
 pub mod audit;
 pub mod claims;
 pub mod copy;
+pub mod digest;
 mod error;
 pub mod grants;
 pub mod ids;

@@ -106,14 +106,13 @@ pub fn id_token(keys: &TenantKeys, token: &IdToken<'_>) -> Result<String, OAuthE
 /// `at_hash` / `c_hash` (OIDC Core §3.1.3.6): the left half of the value's hash with the
 /// hash function of the signing algorithm (SHA-512 for Ed25519), base64url.
 pub fn half_hash(alg: crate::model::SigningAlg, value: &str) -> String {
+    use crate::digest::{sha256, sha512};
     use base64::Engine as _;
-    use sha2::Digest as _;
-    let digest = match alg {
-        crate::model::SigningAlg::EdDSA => sha2::Sha512::digest(value.as_bytes()).to_vec(),
-        _ => sha2::Sha256::digest(value.as_bytes()).to_vec(),
-    };
-    let half = digest.get(..digest.len() / 2).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half)
+    let encode = |half: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(half);
+    match alg {
+        crate::model::SigningAlg::EdDSA => encode(&sha512(value.as_bytes())[..32]),
+        _ => encode(&sha256(value.as_bytes())[..16]),
+    }
 }
 
 /// The standard claims of `user` that `scope` grants (OIDC Core §5.4).
@@ -138,4 +137,34 @@ pub fn profile_claims(user: &User, granted: &[String]) -> Map<String, Value> {
         put("email_verified", Some(Value::from(user.email_verified)));
     }
     claims
+}
+
+#[cfg(test)]
+mod tests {
+    use super::half_hash;
+    use crate::model::SigningAlg;
+
+    /// OpenID Connect Core's own examples (appendix A.3 and A.4), and SHA-512's half for
+    /// Ed25519 (the left 32 bytes of SHA-512("abc"), FIPS 180-2).
+    #[test]
+    fn half_hash_matches_the_specifications_examples() {
+        assert_eq!(
+            half_hash(
+                SigningAlg::RS256,
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
+            ),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+        assert_eq!(
+            half_hash(
+                SigningAlg::ES256,
+                "Qcb0Orv1zh30vL1MPRsbm-diHiMwcLyZvn1arpZv-Jxf_11jnpEX3Tgfvk"
+            ),
+            "LDktKdoQak3Pk0cnXxCltA"
+        );
+        assert_eq!(
+            half_hash(SigningAlg::EdDSA, "abc"),
+            "3a81oZNherrMQXNJriBBMRLm-k6JqX6iCp7u5ktV05o"
+        );
+    }
 }

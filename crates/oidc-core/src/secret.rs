@@ -3,7 +3,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A secret as received: a client secret, a password, a refresh token. `Debug` redacts it.
@@ -22,7 +21,7 @@ impl Secret {
 
     /// The SHA-256 of the secret, as stored.
     pub fn hash(&self) -> SecretHash {
-        SecretHash(Sha256::digest(self.0.as_bytes()).into())
+        SecretHash(crate::digest::sha256(self.0.as_bytes()))
     }
 }
 

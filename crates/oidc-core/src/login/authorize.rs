@@ -384,13 +384,12 @@ fn check_pkce(
 /// Checks a PKCE verifier against the stored challenge (RFC 7636 §4.6), in constant time.
 pub fn verifier_matches(challenge: &str, verifier: &str) -> bool {
     use base64::Engine as _;
-    use sha2::Digest as _;
     use subtle::ConstantTimeEq as _;
     let well_formed = (43..=128).contains(&verifier.len())
         && verifier
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
     let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+        .encode(crate::digest::sha256(verifier.as_bytes()));
     well_formed && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
 }

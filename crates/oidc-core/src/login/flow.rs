@@ -184,11 +184,10 @@ pub fn authorize(
 /// cookie, which another site can neither read nor set, so a forged form cannot carry it.
 pub fn activation_csrf(browser: &Secret) -> String {
     use base64::Engine as _;
-    use sha2::Digest as _;
-    let digest = sha2::Sha256::new()
-        .chain_update(b"claimsmith activation form\0")
-        .chain_update(browser.expose().as_bytes())
-        .finalize();
+    let digest = crate::digest::sha256_concat(&[
+        b"claimsmith activation form\0",
+        browser.expose().as_bytes(),
+    ]);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 

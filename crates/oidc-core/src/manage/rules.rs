@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use super::{ATTEMPTS, ManageError};
 use crate::model::{RuleRecord, RuleSet, UnixMillis};
 use crate::secret::{self, Entropy};
@@ -60,7 +58,7 @@ pub struct DeclaredRule {
 
 /// The module's SHA-256, hex: its name in the store and in the compiled-rule cache.
 pub fn module_hash(wasm: &[u8]) -> String {
-    hex::encode(Sha256::digest(wasm))
+    hex::encode(crate::digest::sha256(wasm))
 }
 
 /// Auth0's rule-name rule: letters, digits, spaces and `-`, starting and ending with a letter
