@@ -29,6 +29,30 @@ struct Shared {
     failed: AtomicBool,
 }
 
+/// What runs once the writes made before it was handed over are durable, or with why they
+/// cannot be: on the flusher's thread, right after the flush.
+pub(crate) type WhenDurable = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// Callbacks waiting for a flush, each with its ticket.
+#[derive(Default)]
+struct Callbacks(Vec<(u64, WhenDurable)>);
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} callback(s)", self.0.len())
+    }
+}
+
+impl Callbacks {
+    /// Takes out those a flush covering every ticket up to `target` makes durable.
+    fn take_covered(&mut self, target: u64) -> Vec<WhenDurable> {
+        self.0
+            .extract_if(.., |(ticket, _)| *ticket <= target)
+            .map(|(_, then)| then)
+            .collect()
+    }
+}
+
 /// The longest a flush waits, after the previous one, for requests still in the lanes.
 pub(crate) const GATHER: Duration = Duration::from_millis(2);
 
@@ -43,6 +67,8 @@ struct Asked {
     expected_at_ease: usize,
     /// The flusher waits while more are expected: an ask wakes it only when it ends that.
     gathering: bool,
+    /// Handed over by [`GroupCommit::when_durable`]: the flusher runs them.
+    callbacks: Callbacks,
 }
 
 impl Shared {
@@ -163,6 +189,38 @@ impl GroupCommit {
         }
     }
 
+    /// Runs `then` once every write made before the call is durable, on the flusher's thread
+    /// (at once if the store commits every write itself), for the request `expected` noted:
+    /// like [`GroupCommit::commit_expected`], but nobody waits.
+    ///
+    /// Why: a lane that finished a token request would otherwise wake the request's task,
+    /// which would ask for the commit and sleep again until the flusher wakes it. Handing the
+    /// result over here wakes the task once, when its answer can leave.
+    pub(crate) fn when_durable(&self, mut expected: Expected, then: WhenDurable) {
+        let shared = &self.shared;
+        if shared.durable_on_write {
+            return then(Ok(()));
+        }
+        let was_expected = expected.shared.take().is_some();
+        let mut asked = shared.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        if asked.stop {
+            drop(asked);
+            return then(Err(StoreError::backend("group commit", Stopped)));
+        }
+        // Under the lock: a flusher that read a target this ticket is within takes the
+        // callbacks after it flushed, under the same lock, so it finds this one.
+        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        asked.callbacks.0.push((ticket, then));
+        asked.flush = true;
+        let last = was_expected && asked.forget_one();
+        // While gathering, only the last request expected ends the wait.
+        let wake = !asked.gathering || last;
+        drop(asked);
+        if wake {
+            shared.kick.notify_one();
+        }
+    }
+
     /// Returns once every write made before the call is durable.
     pub(crate) async fn commit(&self) -> Result<(), StoreError> {
         self.commit_expected(Expected { shared: None }).await
@@ -219,6 +277,11 @@ fn flush_when_asked(shared: &Shared, store: &dyn Store, gather: Duration) {
                 asked.gathering = false;
             }
             if asked.stop {
+                let waiting = std::mem::take(&mut asked.callbacks);
+                drop(asked);
+                for (_, then) in waiting.0 {
+                    then(Err(StoreError::backend("group commit", Stopped)));
+                }
                 return;
             }
             asked.flush = false;
@@ -235,6 +298,18 @@ fn flush_when_asked(shared: &Shared, store: &dyn Store, gather: Duration) {
         shared
             .flushed
             .send_modify(|done| *done = (*done).max(target));
+        let covered = shared
+            .asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .callbacks
+            .take_covered(target);
+        for then in covered {
+            then(match &flushed {
+                Ok(()) => Ok(()),
+                Err(_) => Err(StoreError::backend("group commit", FlushFailed)),
+            });
+        }
     }
 }
 
@@ -319,5 +394,71 @@ mod tests {
         drop(idle);
         finishes(waiting).await.unwrap().unwrap();
         assert_eq!(store.flushes(), 1);
+    }
+
+    /// A callback that reports what it was given on a channel, and the channel.
+    fn reporting() -> (WhenDurable, std::sync::mpsc::Receiver<Result<(), String>>) {
+        let (sender, received) = std::sync::mpsc::channel();
+        let then: WhenDurable = Box::new(move |durable: Result<(), StoreError>| {
+            let _ = sender.send(durable.map_err(|error| error.to_string()));
+        });
+        (then, received)
+    }
+
+    fn heard(received: &std::sync::mpsc::Receiver<Result<(), String>>) -> Result<(), String> {
+        received
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the result handed over never came back")
+    }
+
+    #[test]
+    fn a_result_handed_over_comes_back_after_the_flush_that_covers_it() {
+        let (commit, store) = started();
+        let (then, received) = reporting();
+        commit.when_durable(commit.expect(), then);
+        assert_eq!(heard(&received), Ok(()));
+        assert_eq!(store.flushes(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_flush_waiting_for_the_lanes_covers_results_handed_over_and_commits_alike() {
+        let (commit, store) = started();
+        let (first, second) = (commit.expect(), commit.expect());
+        let (then, received) = reporting();
+        commit.when_durable(first, then);
+        // The second request is still expected: with a gathering time of an hour, nothing
+        // flushes until it asks; then one flush answers both.
+        finishes(commit.commit_expected(second)).await.unwrap();
+        assert_eq!(heard(&received), Ok(()));
+        assert_eq!(store.flushes(), 1);
+    }
+
+    #[test]
+    fn a_failed_flush_is_what_a_result_handed_over_hears() {
+        let (commit, store) = started();
+        store.fail_flushes(true);
+        let (then, received) = reporting();
+        commit.when_durable(commit.expect(), then);
+        assert_eq!(
+            heard(&received),
+            Err("group commit: the flush failed".into())
+        );
+        store.fail_flushes(false);
+        let (then, received) = reporting();
+        commit.when_durable(commit.expect(), then);
+        assert_eq!(heard(&received), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn results_handed_over_to_a_stopped_group_commit_hear_that_it_stopped() {
+        let (commit, _store) = started();
+        let mut commit = Arc::into_inner(commit).expect("the only handle");
+        commit.stop().await;
+        let (then, received) = reporting();
+        commit.when_durable(commit.expect(), then);
+        assert_eq!(
+            heard(&received),
+            Err("group commit: the flusher has stopped".into())
+        );
     }
 }

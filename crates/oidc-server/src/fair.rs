@@ -54,6 +54,19 @@ pub(crate) enum Overloaded {
     WaitedTooLong,
 }
 
+/// Where a lane's result goes: to the request that queued the work. Whoever holds it may
+/// send later, from any thread (the group commit, once a token is durable), so that the
+/// request's task is woken once, with everything it waits for.
+#[derive(Debug)]
+pub(crate) struct Reply<T>(oneshot::Sender<T>);
+
+impl<T> Reply<T> {
+    /// Hands `value` to the request; nothing happens if it is gone (its client left).
+    pub(crate) fn send(self, value: T) {
+        let _ = self.0.send(value);
+    }
+}
+
 /// A piece of work: it runs, and returns how to hand its result over. The thread hands it
 /// over after it has counted the work as finished, so whoever receives a result sees the
 /// scheduler without it.
@@ -230,12 +243,23 @@ impl Fair {
         tenant: &str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<Option<T>, Overloaded> {
+        self.run_then(tenant, work, |output, reply| reply.send(output))
+            .await
+    }
+
+    /// [`Fair::run`], with `deliver` handing the work's output over, on the lane's thread once
+    /// the work counts as finished: at once, or by passing `reply` on to whoever sends later.
+    /// `Ok(None)` also when `reply` is dropped unsent.
+    pub(crate) async fn run_then<T: Send + 'static, U: Send + 'static>(
+        &self,
+        tenant: &str,
+        work: impl FnOnce() -> T + Send + 'static,
+        deliver: impl FnOnce(T, Reply<U>) + Send + 'static,
+    ) -> Result<Option<U>, Overloaded> {
         let (done, mut result) = oneshot::channel();
         let job: Job = Box::new(move || {
             let output = work();
-            Box::new(move || {
-                let _ = done.send(output);
-            })
+            Box::new(move || deliver(output, Reply(done)))
         });
         let ticket = {
             let mut state = self.shared.lock();
@@ -341,7 +365,9 @@ fn serve(shared: &Shared, nice: Option<i32>) {
         state.finished(&tenant);
         if let Some(deliver) = deliver {
             drop(state);
-            deliver();
+            // Handing over may hand the result to another part of the server: a panic there
+            // drops the result's sender too, and the thread goes on.
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(deliver));
             state = shared.lock();
         }
     }
@@ -554,5 +580,25 @@ mod tests {
             .unwrap();
         assert!(name.is_some_and(|name| name.starts_with("slow-lane-")));
         assert_eq!(priority, 10);
+    }
+
+    /// A result handed over later, from another thread (as the group commit does once a token
+    /// is durable), reaches its request; one dropped unsent answers as a panic does.
+    #[tokio::test]
+    async fn a_result_can_be_handed_over_later_from_another_thread() {
+        let fair = fair(1, 4);
+        let later = fair.run_then(
+            "t",
+            || 20,
+            |output, reply: Reply<i32>| {
+                std::thread::spawn(move || reply.send(output + 1));
+            },
+        );
+        assert_eq!(later.await, Ok(Some(21)));
+        let dropped = fair.run_then("t", || 1, |_, reply: Reply<i32>| drop(reply));
+        assert_eq!(dropped.await, Ok(None));
+        let panicked = fair.run_then("t", || 1, |_, _: Reply<i32>| panic!("a bug"));
+        assert_eq!(panicked.await, Ok(None));
+        assert_eq!(fair.run("t", || 2).await, Ok(Some(2)), "the lane goes on");
     }
 }

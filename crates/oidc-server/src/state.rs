@@ -21,7 +21,7 @@ use rules_host::{ChainRule, ModuleHash, RuleHost, RuleLimits};
 
 use crate::clock::Clock;
 use crate::durability::GroupCommit;
-use crate::fair::{Fair, FairSettings, Overloaded};
+use crate::fair::{Fair, FairSettings, Overloaded, Reply};
 use crate::paths::Paths;
 use crate::periodic::Periodic;
 
@@ -304,22 +304,25 @@ impl AppState {
         lane: Lane,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, oidc_core::OAuthError> {
-        let fair = match lane {
+        answered(self.lane(lane).run(tenant, work).await)
+    }
+
+    /// [`AppState::run_blocking`], with `deliver` handing the work's output over from the
+    /// lane's thread (see [`Fair::run_then`]).
+    pub(crate) async fn run_then<T: Send + 'static, U: Send + 'static>(
+        &self,
+        tenant: &str,
+        lane: Lane,
+        work: impl FnOnce() -> T + Send + 'static,
+        deliver: impl FnOnce(T, Reply<U>) + Send + 'static,
+    ) -> Result<U, oidc_core::OAuthError> {
+        answered(self.lane(lane).run_then(tenant, work, deliver).await)
+    }
+
+    fn lane(&self, lane: Lane) -> &Fair {
+        match lane {
             Lane::Normal => &self.0.fair,
             Lane::Slow => &self.0.fair_slow,
-        };
-        match fair.run(tenant, work).await {
-            Ok(result) => result.ok_or_else(oidc_core::OAuthError::server_error),
-            Err(overloaded) => {
-                let reason = match overloaded {
-                    Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
-                    Overloaded::WaitedTooLong => "The server is busy.",
-                };
-                Err(oidc_core::OAuthError::unavailable(
-                    format!("{reason} Retry later."),
-                    1,
-                ))
-            }
         }
     }
 
@@ -337,6 +340,16 @@ impl AppState {
     /// it to ask for its commit (or to drop what this returns, having written nothing).
     pub(crate) fn expect_commit(&self) -> crate::durability::Expected {
         self.0.commit.expect()
+    }
+
+    /// Runs `then` once every write so far is durable, for a request
+    /// [`AppState::expect_commit`] noted (see [`GroupCommit::when_durable`]).
+    pub(crate) fn when_durable(
+        &self,
+        expected: crate::durability::Expected,
+        then: crate::durability::WhenDurable,
+    ) {
+        self.0.commit.when_durable(expected, then);
     }
 
     /// [`AppState::commit`] for a request [`AppState::expect_commit`] noted.
@@ -509,4 +522,22 @@ fn load(
         web_origins,
         tenant,
     })
+}
+
+/// A lane's answer as a request sees it: 500 if the work panicked or its result was lost, 503
+/// with `Retry-After` if the lane refused it.
+fn answered<T>(result: Result<Option<T>, Overloaded>) -> Result<T, oidc_core::OAuthError> {
+    match result {
+        Ok(result) => result.ok_or_else(oidc_core::OAuthError::server_error),
+        Err(overloaded) => {
+            let reason = match overloaded {
+                Overloaded::QueueFull => "Too many requests are waiting for this tenant.",
+                Overloaded::WaitedTooLong => "The server is busy.",
+            };
+            Err(oidc_core::OAuthError::unavailable(
+                format!("{reason} Retry later."),
+                1,
+            ))
+        }
+    }
 }

@@ -34,6 +34,8 @@ pub struct FailingStore<S> {
     pub inner: S,
     writes: AtomicUsize,
     flushes: AtomicUsize,
+    /// Flushes fail (the disk is gone) while set.
+    flush_fails: std::sync::atomic::AtomicBool,
     plan: Mutex<Option<(Failure, usize)>>,
     interleaved: Mutex<Option<(usize, Hook<S>)>>,
 }
@@ -53,6 +55,7 @@ impl<S: Store> FailingStore<S> {
             inner,
             writes: AtomicUsize::new(0),
             flushes: AtomicUsize::new(0),
+            flush_fails: std::sync::atomic::AtomicBool::new(false),
             plan: Mutex::new(None),
             interleaved: Mutex::new(None),
         }
@@ -70,6 +73,11 @@ impl<S: Store> FailingStore<S> {
     pub fn fail(&self, failure: Failure) {
         let now = self.writes.load(Ordering::SeqCst);
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = Some((failure, now));
+    }
+
+    /// Makes every flush from now on fail (`true`) or work again (`false`).
+    pub fn fail_flushes(&self, fail: bool) {
+        self.flush_fails.store(fail, Ordering::SeqCst);
     }
 
     /// Flushes so far.
@@ -303,6 +311,9 @@ impl<S: Store> Store for FailingStore<S> {
     }
     fn flush(&self) -> Result<(), StoreError> {
         self.flushes.fetch_add(1, Ordering::SeqCst);
+        if self.flush_fails.load(Ordering::SeqCst) {
+            return Err(StoreError::backend("flush", Injected));
+        }
         self.inner.flush()
     }
 

@@ -75,39 +75,59 @@ pub(crate) async fn with_token_context<T: Send + 'static>(
     lane: Lane,
     work: impl FnOnce(&TokenContext<'_>) -> T + Send + 'static,
 ) -> Result<T, OAuthError> {
+    with_token_context_then(state, tenant, lane, work, |output, reply| {
+        reply.send(output)
+    })
+    .await
+}
+
+/// [`with_token_context`], with `deliver` handing the work's output over from the lane's
+/// thread: at once, or once what it wrote is durable.
+pub(crate) async fn with_token_context_then<T: Send + 'static, U: Send + 'static>(
+    state: &AppState,
+    tenant: Arc<TenantRuntime>,
+    lane: Lane,
+    work: impl FnOnce(&TokenContext<'_>) -> T + Send + 'static,
+    deliver: impl FnOnce(T, crate::fair::Reply<U>) + Send + 'static,
+) -> Result<U, OAuthError> {
     let now = state.now();
     let worker = state.clone();
     let id = tenant.tenant.id.clone();
     state
-        .run_blocking(&id, lane, move || {
-            let state = worker;
-            let rules = TenantRules {
-                host: state.host(),
-                store: state.store().as_ref(),
-                tenant: &tenant,
-                limits: state.limits(),
-                report: std::sync::Mutex::default(),
-            };
-            let recorder = oidc_core::audit::Recorder::default();
-            let ctx = TokenContext {
-                store: state.store().as_ref(),
-                rules: &rules,
-                keys: &tenant.keys,
-                refresh_keys: state.refresh_keys(),
-                tenant: &tenant.tenant,
-                userinfo_url: &tenant.paths.userinfo,
-                throttle: state.throttle(),
-                audit: &recorder,
-                now,
-            };
-            let out = work(&ctx);
-            crate::journal::store(
-                &state,
-                &tenant.tenant.id,
-                recorder.take(),
-                rules.take_report(),
-            );
-            out
-        })
+        .run_then(
+            &id,
+            lane,
+            move || {
+                let state = worker;
+                let rules = TenantRules {
+                    host: state.host(),
+                    store: state.store().as_ref(),
+                    tenant: &tenant,
+                    limits: state.limits(),
+                    report: std::sync::Mutex::default(),
+                };
+                let recorder = oidc_core::audit::Recorder::default();
+                let ctx = TokenContext {
+                    store: state.store().as_ref(),
+                    rules: &rules,
+                    keys: &tenant.keys,
+                    refresh_keys: state.refresh_keys(),
+                    tenant: &tenant.tenant,
+                    userinfo_url: &tenant.paths.userinfo,
+                    throttle: state.throttle(),
+                    audit: &recorder,
+                    now,
+                };
+                let out = work(&ctx);
+                crate::journal::store(
+                    &state,
+                    &tenant.tenant.id,
+                    recorder.take(),
+                    rules.take_report(),
+                );
+                out
+            },
+            deliver,
+        )
         .await
 }

@@ -68,32 +68,46 @@ pub(crate) async fn token(
         request.param("grant_type"),
         Some(oidc_core::grants::PASSWORD | oidc_core::grants::PASSWORD_REALM)
     );
-    // A flush under load waits for this request once it is in the lanes (one fsync for
-    // many); the password grant's Argon2 half is too long to be waited for.
-    let (result, expected) = if password {
-        password_login(&state, tenant, request).await?
-    } else {
-        let expected = state.expect_commit();
-        let result = super::with_token_context(&state, tenant, Lane::Normal, move |ctx| {
-            let result = oidc_core::exchange(ctx, &request, &mut SystemEntropy);
-            journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
-            result
-        })
-        .await?;
-        (result, Some(expected))
-    };
     // Whatever was written (a new token, a rotation, a revocation after reuse) is on disk
     // before the client hears about it.
-    let wrote = match &result {
-        Ok(issued) => issued.wrote,
-        Err(_) => failure_may_write,
-    };
-    if wrote {
-        match expected {
-            Some(expected) => state.commit_expected(expected).await?,
-            None => state.commit().await?,
+    let result = if password {
+        let (result, expected) = password_login(&state, tenant, request).await?;
+        if wrote(&result, failure_may_write) {
+            match expected {
+                Some(expected) => state.commit_expected(expected).await?,
+                None => state.commit().await?,
+            }
         }
-    }
+        result
+    } else {
+        // A flush under load waits for this request once it is in the lanes (one fsync for
+        // many); the lane hands the result to the group commit, which hands it here once it is
+        // durable: one wake-up of this task instead of two.
+        let expected = state.expect_commit();
+        let committing = state.clone();
+        let (result, durable) = super::with_token_context_then(
+            &state,
+            tenant,
+            Lane::Normal,
+            move |ctx| {
+                let result = oidc_core::exchange(ctx, &request, &mut SystemEntropy);
+                journal::record_outcome(ctx.audit, &request, result.as_ref(), ctx.now);
+                result
+            },
+            move |result, reply| {
+                if wrote(&result, failure_may_write) {
+                    let then = Box::new(move |durable| reply.send((result, durable)));
+                    committing.when_durable(expected, then);
+                } else {
+                    drop(expected);
+                    reply.send((result, Ok(())));
+                }
+            },
+        )
+        .await?;
+        durable?;
+        result
+    };
     let issued = result?;
     let mut response = Json(issued.response).into_response();
     response
@@ -103,6 +117,18 @@ pub(crate) async fn token(
         .headers_mut()
         .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// Whether a token request's outcome wrote something its answer must wait for: what it issued
+/// says; of the failures, those of grants that may write (`failure_may_write`).
+fn wrote(
+    result: &Result<oidc_core::Issued, oidc_core::OAuthError>,
+    failure_may_write: bool,
+) -> bool {
+    match result {
+        Ok(issued) => issued.wrote,
+        Err(_) => failure_may_write,
+    }
 }
 
 /// A password login in two halves: Argon2 on the low-priority lane, so that a flood of
