@@ -1,4 +1,4 @@
-//! Rule-call latency and throughput with the production configuration.
+//! Rule-call latency and throughput with the production configuration and allocator.
 //!
 //! `cargo xtask bench` (or `cargo bench -p claimsmith-tests --bench rules`). Each figure is a
 //! whole `run_chain`: a permit, a fresh store and instance per rule, input serialization,
@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 use claimsmith_tests::{event, example_rules, host, rule};
 use rules_abi::Protocol;
 use rules_host::{ChainRule, RuleHost, RuleLimits};
+
+/// The server's allocator, so that a rule call costs here what it costs in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let calls: usize = std::env::var("BENCH_CALLS")
