@@ -189,35 +189,10 @@ impl GroupCommit {
         }
     }
 
-    /// Runs `then` once every write made before the call is durable, on the flusher's thread
-    /// (at once if the store commits every write itself), for the request `expected` noted:
-    /// like [`GroupCommit::commit_expected`], but nobody waits.
-    ///
-    /// Why: a lane that finished a token request would otherwise wake the request's task,
-    /// which would ask for the commit and sleep again until the flusher wakes it. Handing the
-    /// result over here wakes the task once, when its answer can leave.
-    pub(crate) fn when_durable(&self, mut expected: Expected, then: WhenDurable) {
-        let shared = &self.shared;
-        if shared.durable_on_write {
-            return then(Ok(()));
-        }
-        let was_expected = expected.shared.take().is_some();
-        let mut asked = shared.asked.lock().unwrap_or_else(PoisonError::into_inner);
-        if asked.stop {
-            drop(asked);
-            return then(Err(StoreError::backend("group commit", Stopped)));
-        }
-        // Under the lock: a flusher that read a target this ticket is within takes the
-        // callbacks after it flushed, under the same lock, so it finds this one.
-        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        asked.callbacks.0.push((ticket, then));
-        asked.flush = true;
-        let last = was_expected && asked.forget_one();
-        // While gathering, only the last request expected ends the wait.
-        let wake = !asked.gathering || last;
-        drop(asked);
-        if wake {
-            shared.kick.notify_one();
+    /// A handle for handing results over ([`Committer::when_durable`]).
+    pub(crate) fn committer(&self) -> Committer {
+        Committer {
+            shared: Arc::clone(&self.shared),
         }
     }
 
@@ -249,6 +224,49 @@ impl GroupCommit {
             return Err(StoreError::backend("group commit", FlushFailed));
         }
         Ok(())
+    }
+}
+
+/// The group commit as a lane holds it while handing a token request's result over: only
+/// the flusher's shared state, never the server's. (A lane that held the server's state could
+/// still hold it when the flusher, on another thread, had already answered the request: a
+/// client that then shut the server down found it still in use.)
+#[derive(Debug, Clone)]
+pub(crate) struct Committer {
+    shared: Arc<Shared>,
+}
+
+impl Committer {
+    /// Runs `then` once every write made before the call is durable, on the flusher's thread
+    /// (at once if the store commits every write itself), for the request `expected` noted:
+    /// like [`GroupCommit::commit_expected`], but nobody waits.
+    ///
+    /// Why: a lane that finished a token request would otherwise wake the request's task,
+    /// which would ask for the commit and sleep again until the flusher wakes it. Handing the
+    /// result over here wakes the task once, when its answer can leave.
+    pub(crate) fn when_durable(&self, mut expected: Expected, then: WhenDurable) {
+        let shared = &self.shared;
+        if shared.durable_on_write {
+            return then(Ok(()));
+        }
+        let was_expected = expected.shared.take().is_some();
+        let mut asked = shared.asked.lock().unwrap_or_else(PoisonError::into_inner);
+        if asked.stop {
+            drop(asked);
+            return then(Err(StoreError::backend("group commit", Stopped)));
+        }
+        // Under the lock: a flusher that read a target this ticket is within takes the
+        // callbacks after it flushed, under the same lock, so it finds this one.
+        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        asked.callbacks.0.push((ticket, then));
+        asked.flush = true;
+        let last = was_expected && asked.forget_one();
+        // While gathering, only the last request expected ends the wait.
+        let wake = !asked.gathering || last;
+        drop(asked);
+        if wake {
+            shared.kick.notify_one();
+        }
     }
 }
 
@@ -415,7 +433,7 @@ mod tests {
     fn a_result_handed_over_comes_back_after_the_flush_that_covers_it() {
         let (commit, store) = started();
         let (then, received) = reporting();
-        commit.when_durable(commit.expect(), then);
+        commit.committer().when_durable(commit.expect(), then);
         assert_eq!(heard(&received), Ok(()));
         assert_eq!(store.flushes(), 1);
     }
@@ -425,7 +443,7 @@ mod tests {
         let (commit, store) = started();
         let (first, second) = (commit.expect(), commit.expect());
         let (then, received) = reporting();
-        commit.when_durable(first, then);
+        commit.committer().when_durable(first, then);
         // The second request is still expected: with a gathering time of an hour, nothing
         // flushes until it asks; then one flush answers both.
         finishes(commit.commit_expected(second)).await.unwrap();
@@ -438,14 +456,14 @@ mod tests {
         let (commit, store) = started();
         store.fail_flushes(true);
         let (then, received) = reporting();
-        commit.when_durable(commit.expect(), then);
+        commit.committer().when_durable(commit.expect(), then);
         assert_eq!(
             heard(&received),
             Err("group commit: the flush failed".into())
         );
         store.fail_flushes(false);
         let (then, received) = reporting();
-        commit.when_durable(commit.expect(), then);
+        commit.committer().when_durable(commit.expect(), then);
         assert_eq!(heard(&received), Ok(()));
     }
 
@@ -455,7 +473,7 @@ mod tests {
         let mut commit = Arc::into_inner(commit).expect("the only handle");
         commit.stop().await;
         let (then, received) = reporting();
-        commit.when_durable(commit.expect(), then);
+        commit.committer().when_durable(commit.expect(), then);
         assert_eq!(
             heard(&received),
             Err("group commit: the flusher has stopped".into())

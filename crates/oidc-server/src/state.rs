@@ -342,14 +342,10 @@ impl AppState {
         self.0.commit.expect()
     }
 
-    /// Runs `then` once every write so far is durable, for a request
-    /// [`AppState::expect_commit`] noted (see [`GroupCommit::when_durable`]).
-    pub(crate) fn when_durable(
-        &self,
-        expected: crate::durability::Expected,
-        then: crate::durability::WhenDurable,
-    ) {
-        self.0.commit.when_durable(expected, then);
+    /// What a lane hands a token request's result to, once it is durable (see
+    /// [`crate::durability::Committer::when_durable`]); it does not keep this state alive.
+    pub(crate) fn committer(&self) -> crate::durability::Committer {
+        self.0.commit.committer()
     }
 
     /// [`AppState::commit`] for a request [`AppState::expect_commit`] noted.

@@ -84,7 +84,9 @@ pub(crate) async fn token(
         // many); the lane hands the result to the group commit, which hands it here once it is
         // durable: one wake-up of this task instead of two.
         let expected = state.expect_commit();
-        let committing = state.clone();
+        // Not the state itself: the flusher may answer the request before the lane lets go
+        // of what it holds, and a server shutting down must find no request holding its state.
+        let committer = state.committer();
         let (result, durable) = super::with_token_context_then(
             &state,
             tenant,
@@ -97,7 +99,7 @@ pub(crate) async fn token(
             move |result, reply| {
                 if wrote(&result, failure_may_write) {
                     let then = Box::new(move |durable| reply.send((result, durable)));
-                    committing.when_durable(expected, then);
+                    committer.when_durable(expected, then);
                 } else {
                     drop(expected);
                     reply.send((result, Ok(())));
