@@ -481,11 +481,18 @@ impl Store for SledStore {
         events: &[oidc_core::audit::LogEvent],
     ) -> Result<(), StoreError> {
         checked_id(tenant)?;
-        let mut batch = sled::Batch::default();
-        for event in events {
-            batch.insert(key(tenant, &[checked_id(&event.id)?]), encode(event)?);
+        let records = events
+            .iter()
+            .map(|event| Ok((key(tenant, &[checked_id(&event.id)?]), encode(event)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // One insert per event, not a `sled::Batch`: sled applies a batch under its global
+        // write lock, which stops every other read and write of the database (the lanes' token
+        // requests among them) until the whole batch is in; events need no atomicity with each
+        // other, and each insert is atomic by itself.
+        for (key, record) in records {
+            self.logs.insert(key, record).map_err(failed("logs"))?;
         }
-        self.logs.apply_batch(batch).map_err(failed("logs"))
+        Ok(())
     }
 
     fn logs(
@@ -552,11 +559,11 @@ impl Store for SledStore {
                 doomed.push(log_key);
             }
         }
-        let mut batch = sled::Batch::default();
+        // One removal per event, as in `append_logs`: a batch would stop the database for as
+        // long as it takes, and a trim cut short by an error is still a trim.
         for log_key in &doomed {
-            batch.remove(log_key.clone());
+            self.logs.remove(log_key).map_err(failed("logs"))?;
         }
-        self.logs.apply_batch(batch).map_err(failed("logs"))?;
         Ok(doomed.len())
     }
 
