@@ -67,7 +67,7 @@ struct Asked {
     expected_at_ease: usize,
     /// The flusher waits while more are expected: an ask wakes it only when it ends that.
     gathering: bool,
-    /// Handed over by [`GroupCommit::when_durable`]: the flusher runs them.
+    /// Handed over by [`Committer::when_durable`]: the flusher runs them.
     callbacks: Callbacks,
 }
 
