@@ -8,13 +8,12 @@
 //! some are queued and the CPU is what they wait for; below that, a flush starts at once and
 //! costs no latency.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use oidc_core::{Store, StoreError};
-use tokio::sync::watch;
 
 #[derive(Debug)]
 struct Shared {
@@ -24,9 +23,6 @@ struct Shared {
     /// What the flusher thread is asked to do, under the lock its condition variable needs.
     asked: Mutex<Asked>,
     kick: Condvar,
-    flushed: watch::Sender<u64>,
-    /// The last flush failed: until one succeeds, nothing can be promised durable.
-    failed: AtomicBool,
 }
 
 /// What runs once the writes made before it was handed over are durable, or with why they
@@ -150,8 +146,6 @@ impl GroupCommit {
                 ..Asked::default()
             }),
             kick: Condvar::new(),
-            flushed: watch::channel(0).0,
-            failed: AtomicBool::new(false),
         });
         let flusher = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -203,27 +197,17 @@ impl GroupCommit {
 
     /// [`GroupCommit::commit`] for the request `expected` noted: it asks and stops being
     /// waited for in one step, so a flush that waited for it covers it.
-    pub(crate) async fn commit_expected(&self, mut expected: Expected) -> Result<(), StoreError> {
-        let shared = &self.shared;
-        if shared.durable_on_write {
-            return Ok(());
-        }
-        let ticket = shared.requested.fetch_add(1, Ordering::SeqCst) + 1;
-        let mut flushed = shared.flushed.subscribe();
-        let was_expected = expected.shared.take().is_some();
-        shared.ask(|asked| {
-            asked.flush = true;
-            let last = was_expected && asked.forget_one();
-            // While gathering, only the last request expected ends the wait.
-            !asked.gathering || last
+    pub(crate) async fn commit_expected(&self, expected: Expected) -> Result<(), StoreError> {
+        let (sender, durable) = tokio::sync::oneshot::channel();
+        let then: WhenDurable = Box::new(move |result| {
+            let _ = sender.send(result);
         });
-        if flushed.wait_for(|done| *done >= ticket).await.is_err() {
-            return Err(StoreError::backend("group commit", Stopped));
-        }
-        if shared.failed.load(Ordering::SeqCst) {
-            return Err(StoreError::backend("group commit", FlushFailed));
-        }
-        Ok(())
+        self.committer().when_durable(expected, then);
+        // The flusher runs every callback, with an error if it stops: a lost sender means it
+        // is gone.
+        durable
+            .await
+            .unwrap_or_else(|_| Err(StoreError::backend("group commit", Stopped)))
     }
 }
 
@@ -238,8 +222,8 @@ pub(crate) struct Committer {
 
 impl Committer {
     /// Runs `then` once every write made before the call is durable, on the flusher's thread
-    /// (at once if the store commits every write itself), for the request `expected` noted:
-    /// like [`GroupCommit::commit_expected`], but nobody waits.
+    /// (at once if the store commits every write itself), for the request `expected` noted.
+    /// The one way a commit is asked for: [`GroupCommit::commit_expected`] waits on it.
     ///
     /// Why: a lane that finished a token request would otherwise wake the request's task,
     /// which would ask for the commit and sleep again until the flusher wakes it. Handing the
@@ -312,10 +296,6 @@ fn flush_when_asked(shared: &Shared, store: &dyn Store, gather: Duration) {
         if let Err(error) = &flushed {
             tracing::error!("flushing the store failed: {error}");
         }
-        shared.failed.store(flushed.is_err(), Ordering::SeqCst);
-        shared
-            .flushed
-            .send_modify(|done| *done = (*done).max(target));
         let covered = shared
             .asked
             .lock()
