@@ -4,8 +4,8 @@
 //!
 //! Per binary and grant: req/s, p50, p99, and the server's CPU per request from its `/proc`
 //! counters over the measured window, also as a multiple of the request's signing cost (ES256,
-//! measured in the same run just before each row's window: a refresh or password grant signs
-//! two tokens, a client-credentials grant one). The grants: refresh (32 clients on rotating
+//! measured in the same run on both sides of each row's window: a refresh or password grant
+//! signs two tokens, a client-credentials grant one). The grants: refresh (32 clients on rotating
 //! chains, the add-roles, client-metadata-claims and scopes-by-role rules), client_credentials
 //! (32 clients) and password (8 clients; Argon2id, then the rules). The binaries take turns,
 //! `VERSIONS_ROUNDS` times (default 2), so a noisy moment of the machine falls on both; under
@@ -14,7 +14,8 @@
 //! the lanes running rules, signing and the store; `tokio-rt-worker`: HTTP; `sled-io`,
 //! `group-commit`, `claimsmith-logs`, ...) with their context switches: where the time goes,
 //! and how often the threads hand work to each other; the machine's steal time in the window
-//! (a hypervisor that stops the VM now and then shows in p99, whatever the server does); and
+//! (a hypervisor that stops the VM now and then shows in p99, whatever the server does); the
+//! server's minor page faults per request (a count, which the cores' speed does not move); and
 //! how the requests above p99 spread over time (many ending in one 5 ms window: everyone was
 //! held up at once).
 //!
@@ -28,10 +29,10 @@ use std::path::{Path, PathBuf};
 
 use claimsmith_tests::load::{
     CLIENT_CREDENTIALS_GRANT, Figures, PASSWORD_GRANT, TAIL_WINDOW, refresh_load, refresh_tenant,
-    repeat_load, run_chains, signing_cost, start_chains,
+    repeat_load, run_chains, signing_cost_over, start_chains,
 };
 use claimsmith_tests::process::{
-    Process, cpu_seconds, deployment_dir, steal_seconds, thread_usage,
+    Process, cpu_seconds, deployment_dir, minor_faults, steal_seconds, thread_usage,
 };
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -40,6 +41,9 @@ fn env_or(name: &str, default: usize) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or(default)
 }
+
+/// How long the signing cost is measured on each side of a row's window.
+const YARDSTICK: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A build of the server under comparison.
 struct Build {
@@ -101,18 +105,27 @@ struct Measured {
 
 /// Runs one grant's load on `node` and prints its row.
 ///
-/// The signing cost is measured again for every row, just before its window (the server
-/// idle): on a shared VM one core's speed changes from minute to minute (the same
-/// signature loop has measured 13 and 26 µs in one session), and a yardstick measured once
-/// per run would move every ratio with it.
+/// The signing cost is measured again for every row, on both sides of its window (the
+/// server idle), for `YARDSTICK` each, and the row divides by their mean: on a shared VM a
+/// core's speed changes for seconds at a time (the same signature loop has measured 13 and
+/// 26 µs in one session, and one binary 142 and 244 µs per exchange in one run), so a
+/// yardstick measured once per run, or for a few milliseconds before the window only, moved
+/// the ratio with whichever speed that moment had.
 async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figures>) -> Measured {
-    let signature_us = signing_cost(oidc_core::SigningAlg::ES256).as_secs_f64() * 1e6;
+    let yardstick = || signing_cost_over(oidc_core::SigningAlg::ES256, YARDSTICK);
+    let before_us = yardstick().as_secs_f64() * 1e6;
     let pid = node.child.id();
-    let (before, threads_before, steal_before) =
-        (cpu_seconds(pid), thread_usage(pid), steal_seconds());
+    let (before, threads_before, steal_before, faults_before) = (
+        cpu_seconds(pid),
+        thread_usage(pid),
+        steal_seconds(),
+        minor_faults(pid),
+    );
     let figures = load.await;
     let (after, threads_after) = (cpu_seconds(pid), thread_usage(pid));
+    let faults = minor_faults(pid).saturating_sub(faults_before) as f64 / row.requests as f64;
     let steal_ms = (steal_seconds() - steal_before) * 1e3;
+    let signature_us = (before_us + yardstick().as_secs_f64() * 1e6) / 2.0;
     let requests = row.requests as f64;
     let cpu_us = (after - before) / requests * 1e6;
     // Per group: what it spent in the window (a thread started in it counts from zero).
@@ -146,7 +159,7 @@ async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figure
         grant: row.grant.to_owned(),
         cpu_us,
         by_thread: format!(
-            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms; above p99: {} \
+            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms; {faults:.2} page faults per request; above p99: {} \
              requests, ending in {} windows of {} ms, at most {} in one",
             row.build,
             row.grant,
@@ -275,8 +288,8 @@ fn main() {
         }
     }
     println!(
-        "\nES256 signature: `TenantKeys::sign` on one core, measured just before each row's window; \
-         a refresh and a password grant sign two tokens, a client-credentials grant one.\n"
+        "\nES256 signature: `TenantKeys::sign` on one core, the mean of 250 ms of signing just before \
+         and 250 ms just after each row's window (the server idle); a refresh and a password grant sign two tokens, a client-credentials grant one.\n"
     );
     print_ratios(&measured[0], &measured[1]);
     println!("\nServer CPU per request by group of threads, and their context switches:\n");

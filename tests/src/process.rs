@@ -130,21 +130,28 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(0.0, |stat| stat_cpu_seconds(&stat))
 }
 
+/// The minor page faults so far of process `pid` (0 if it is gone): each is the kernel
+/// mapping (and zeroing, for fresh memory) a page on first touch. A count, so unlike CPU time it
+/// does not move with the speed of the machine's cores.
+pub fn minor_faults(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_or(0, |stat| stat_field(&stat, 7) as u64)
+}
+
 /// The CPU seconds (user and system) of a `/proc/.../stat` line, of a process or a thread.
 fn stat_cpu_seconds(stat: &str) -> f64 {
-    // The command name may hold spaces: the fields start after its closing parenthesis.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    (ticks(11) + ticks(12)) / 100.0
+    (stat_field(stat, 11) + stat_field(stat, 12)) / 100.0
+}
+
+/// Field `index` of a `/proc/.../stat` line, counted from 0 after the command name (the state
+/// is field 0); 0 where it is missing.
+fn stat_field(stat: &str, index: usize) -> f64 {
+    // The command name may hold spaces: the fields start after its closing parenthesis.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(index))
+        .and_then(|field| field.parse::<f64>().ok())
+        .unwrap_or(0.0)
 }
 
 /// Seconds the hypervisor has kept this machine's CPUs from running it (`steal` of the `cpu`
@@ -241,6 +248,16 @@ mod tests {
         }
         let probe = probe.expect("the probes' group");
         assert_eq!(probe.threads, 2);
+    }
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        // A command name with spaces and a parenthesis; minflt is 4242, utime 150, stime 50.
+        let stat = "77 (a (b) c) S 1 77 77 0 -1 4194560 4242 0 3 0 150 50 0 0 20 0 2 0";
+        assert_eq!(stat_field(stat, 7), 4242.0);
+        assert_eq!(stat_cpu_seconds(stat), 2.0);
+        assert_eq!(stat_field(stat, 99), 0.0);
+        assert_eq!(stat_cpu_seconds("no parenthesis here"), 0.0);
     }
 
     #[test]
