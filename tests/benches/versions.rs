@@ -159,8 +159,9 @@ async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figure
         grant: row.grant.to_owned(),
         cpu_us,
         by_thread: format!(
-            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms; {faults:.2} page faults per request; above p99: {} \
-             requests, ending in {} windows of {} ms, at most {} in one",
+            "- {} {}: {}; the machine's steal time in the window {steal_ms:.0} ms; {faults:.2} page \
+             faults per request; above p99: {} requests, ending in {} windows of {} ms, at most {} \
+             in one",
             row.build,
             row.grant,
             by_thread.join(", "),
@@ -288,8 +289,10 @@ fn main() {
         }
     }
     println!(
-        "\nES256 signature: `TenantKeys::sign` on one core, the mean of 250 ms of signing just before \
-         and 250 ms just after each row's window (the server idle); a refresh and a password grant sign two tokens, a client-credentials grant one.\n"
+        "\nES256 signature: `TenantKeys::sign` on one core, the mean of {} ms of signing just \
+         before and as long just after each row's window (the server idle); a refresh and a \
+         password grant sign two tokens, a client-credentials grant one.\n",
+        YARDSTICK.as_millis()
     );
     print_ratios(&measured[0], &measured[1]);
     println!("\nServer CPU per request by group of threads, and their context switches:\n");
