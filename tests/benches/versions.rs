@@ -123,10 +123,10 @@ async fn measure(row: Row<'_>, node: &Process, load: impl Future<Output = Figure
     );
     let figures = load.await;
     let (after, threads_after) = (cpu_seconds(pid), thread_usage(pid));
-    let faults = minor_faults(pid).saturating_sub(faults_before) as f64 / row.requests as f64;
+    let requests = row.requests as f64;
+    let faults = minor_faults(pid).saturating_sub(faults_before) as f64 / requests;
     let steal_ms = (steal_seconds() - steal_before) * 1e3;
     let signature_us = (before_us + yardstick().as_secs_f64() * 1e6) / 2.0;
-    let requests = row.requests as f64;
     let cpu_us = (after - before) / requests * 1e6;
     // Per group: what it spent in the window (a thread started in it counts from zero).
     let mut groups: Vec<(String, f64, f64)> = threads_after
